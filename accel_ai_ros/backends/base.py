@@ -1,0 +1,153 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The runner contract that every backend implements.
+
+Modelled on Polygraphy's ``BaseRunner``: a runner is *activated* (buffers, sessions, streams
+are created), *infers* any number of times, and is *deactivated* (everything freed). It knows
+its inputs and outputs from the engine itself, validates a feed against them, and times itself
+around a synchronised call, so ``last_inference_ms`` is the bare backend time.
+
+Preprocessing belongs to the runner because only the runner knows where its input lives: the
+default :meth:`Runner.run_image` preprocesses on the CPU and calls :meth:`Runner.infer`; a GPU
+runner overrides it to upload the frame once and preprocess on the device.
+"""
+
+import abc
+from dataclasses import dataclass
+import time
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+from typing import Union
+
+import numpy as np
+
+from accel_ai_ros.errors import InferenceError
+
+Dim = Union[int, str, None]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Name, shape and element type of one engine input or output.
+
+    A dynamic dimension is ``None`` or a symbolic name (``'batch'``).
+    """
+
+    name: str
+    shape: Tuple[Dim, ...]
+    dtype: np.dtype
+
+    @property
+    def is_static(self) -> bool:
+        """Return True when every dimension is a fixed integer."""
+        return all(isinstance(d, int) and d >= 0 for d in self.shape)
+
+    def matches(self, array: np.ndarray) -> Optional[str]:
+        """Return why ``array`` does not fit this tensor, or None when it does."""
+        if array.dtype != self.dtype:
+            return (f'input {self.name!r} has dtype {array.dtype}, the engine expects '
+                    f'{self.dtype}; set the preprocessing dtype to {self.dtype}')
+        if len(array.shape) != len(self.shape):
+            return (f'input {self.name!r} has shape {tuple(array.shape)}, the engine expects '
+                    f'{len(self.shape)} dimensions {self.shape}')
+        for got, want in zip(array.shape, self.shape):
+            if isinstance(want, int) and want >= 0 and got != want:
+                return (f'input {self.name!r} has shape {tuple(array.shape)}, the engine '
+                        f'expects {self.shape}')
+        return None
+
+
+class Runner(abc.ABC):
+    """Runs one engine. Subclasses implement the ``_``-prefixed hooks."""
+
+    #: Short backend name shown in diagnostics ('onnxruntime', 'tensorrt', 'torch').
+    backend_name: str = 'base'
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.is_active = False
+        self.last_inference_ms = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def activate(self) -> None:
+        """Create sessions, contexts and buffers. Calling it twice is harmless."""
+        if not self.is_active:
+            self._activate()
+            self.is_active = True
+
+    def deactivate(self) -> None:
+        """Free everything :meth:`activate` created. Calling it twice is harmless."""
+        if self.is_active:
+            self.is_active = False
+            self._deactivate()
+
+    def __enter__(self) -> 'Runner':
+        self.activate()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.deactivate()
+
+    # -- metadata ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def inputs(self) -> List[TensorInfo]:
+        """Describe the engine's inputs (available after :meth:`activate`)."""
+
+    @abc.abstractmethod
+    def outputs(self) -> List[TensorInfo]:
+        """Describe the engine's outputs (available after :meth:`activate`)."""
+
+    def describe(self) -> str:
+        """Return a one-line summary of the engine's inputs and outputs."""
+        def fmt(infos: Sequence[TensorInfo]) -> str:
+            return ', '.join(f'{i.name}{list(i.shape)}:{i.dtype}' for i in infos)
+        return (f'{self.backend_name} {self.name}: inputs [{fmt(self.inputs())}] '
+                f'outputs [{fmt(self.outputs())}]')
+
+    # -- inference ---------------------------------------------------------------------
+    def infer(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """Validate ``feed``, run the engine synchronously and return host output arrays."""
+        if not self.is_active:
+            raise InferenceError(f'runner {self.name!r} is not active; call activate() first')
+        expected = {info.name: info for info in self.inputs()}
+        missing = sorted(set(expected) - set(feed))
+        extra = sorted(set(feed) - set(expected))
+        if missing or extra:
+            raise InferenceError(
+                f'feed for {self.name!r} does not match the engine: missing {missing}, '
+                f'unexpected {extra}; the engine takes {sorted(expected)}')
+        for name, array in feed.items():
+            problem = expected[name].matches(array)
+            if problem:
+                raise InferenceError(problem)
+        start = time.perf_counter()
+        outputs = self._infer(feed)
+        self.last_inference_ms = (time.perf_counter() - start) * 1e3
+        return outputs
+
+    @abc.abstractmethod
+    def _infer(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """Run synchronously; return every output as a host array."""
+
+    @abc.abstractmethod
+    def _activate(self) -> None:
+        """Backend-specific activation."""
+
+    @abc.abstractmethod
+    def _deactivate(self) -> None:
+        """Backend-specific deactivation."""

@@ -1,0 +1,53 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""One exception family for accel_ai_ros.
+
+Every error raised on purpose by this package derives from :class:`AccelAiError`, and its
+message says what went wrong *and what to do about it*, the way cv_bridge's ``CvBridgeError``
+does. Command-line tools catch :class:`AccelAiError`, print the message and exit 1 without a
+traceback.
+"""
+
+
+class AccelAiError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ImageDecodeError(AccelAiError):
+    """An image message cannot be turned into pixels (encoding, sizes, data length)."""
+
+
+class PreprocessError(AccelAiError):
+    """A preprocessing specification does not fit the image or the model."""
+
+
+class EngineError(AccelAiError):
+    """An engine or model file is missing, truncated, corrupt or built for something else."""
+
+
+class BackendUnavailableError(AccelAiError):
+    """An optional backend library (TensorRT, ONNX Runtime, PyTorch) cannot be imported."""
+
+
+class InferenceError(AccelAiError):
+    """Inputs do not match the engine's metadata, or the backend failed while running."""
+
+
+class PostprocessError(AccelAiError):
+    """Output tensors do not have a layout the configured task understands."""
+
+
+class ParameterError(AccelAiError):
+    """A parameter value is invalid; the message names the allowed values."""

@@ -1,0 +1,54 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Install accel_ai_ros the ament_python way (colcon on a robot, or in a virtual env)."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages
+from setuptools import setup
+
+package_name = 'accel_ai_ros'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        (os.path.join('share', package_name, 'launch'), glob('launch/*.launch.py')),
+        (os.path.join('share', package_name, 'config'), glob('config/*.yaml') + glob('config/*.xml')),
+    ],
+    install_requires=['setuptools', 'numpy', 'opencv-python-headless', 'pyyaml', 'onnx'],
+    extras_require={
+        'test': ['pytest', 'scikit-image', 'scikit-learn', 'onnxconverter-common'],
+    },
+    zip_safe=True,
+    maintainer='accel_ai_ros maintainers',
+    maintainer_email='maintainers@accel-ai-ros.invalid',
+    description='Hardware-accelerated, real-time neural-network inference for ROS 2 cameras.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'inference_node = accel_ai_ros.node:main',
+            'image_source = accel_ai_ros.tools.image_source:main',
+            'demo = accel_ai_ros.tools.demo:main',
+            'benchmark = accel_ai_ros.tools.benchmark:main',
+            'make_demo_models = accel_ai_ros.tools.demo_models:main',
+        ],
+    },
+)
