@@ -1,0 +1,57 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Shared pytest setup: DDS kept on loopback on a private domain, backend selection."""
+
+import os
+from pathlib import Path
+import random
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / 'shared'
+
+# Before anything imports rclpy: keep every DDS packet on this machine and give each test
+# run its own domain so that parallel runs never see each other's nodes.
+os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(100, 200)))
+_profile = REPO / 'config' / 'fastdds_localhost.xml'
+if _profile.is_file():
+    os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(_profile))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--backend`` to choose which backends the contract suite runs."""
+    parser.addoption(
+        '--backend', action='append', default=[],
+        help='backend for the contract suite (onnxruntime, tensorrt, torch); repeatable. '
+             'Default: onnxruntime only.')
+
+
+@pytest.fixture(scope='session')
+def shared_dir() -> Path:
+    """Return ../shared beside the repo, or skip when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip('../shared is absent (test data lives there on developer and CI machines)')
+    return SHARED
+
+
+@pytest.fixture(scope='session')
+def face_model(shared_dir: Path) -> Path:
+    """Return the shared face detector's ONNX file, or skip when it is absent."""
+    path = shared_dir / 'models' / 'face-detector-slim-320' / 'version-slim-320.onnx'
+    if not path.is_file():
+        pytest.skip(f'{path} is absent')
+    return path
