@@ -1,0 +1,259 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Every parameter of the inference node, declared in one place, and the rules that check them.
+
+This module is free of rclpy: the node turns :data:`PARAMETERS` into ``ParameterDescriptor``
+values and calls :func:`validate` from its single ``on_set_parameters`` callback, which is
+registered before any parameter is declared, so values from a ``--params-file`` are checked
+too. ``config/defaults.yaml`` mirrors the defaults here; a test keeps the two equal.
+"""
+
+from dataclasses import dataclass
+import math
+from pathlib import Path
+from typing import Any
+from typing import Dict
+from typing import List
+from typing import Mapping
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+
+PRECISIONS = ('fp32', 'fp16', 'int8')
+BACKEND_CHOICES = ('auto', 'onnxruntime', 'tensorrt', 'torch')
+TASK_CHOICES = ('classification', 'detection', 'raw')
+LAYOUT_CHOICES = ('auto', 'yolov5', 'yolov8', 'ssd')
+RESIZE_CHOICES = ('stretch', 'letterbox', 'center_crop')
+CHANNEL_CHOICES = ('rgb', 'bgr', 'mono')
+TENSOR_LAYOUT_CHOICES = ('auto', 'nchw', 'nhwc')
+SOFTMAX_CHOICES = ('auto', 'always', 'never')
+TRANSPORT_CHOICES = ('raw', 'compressed')
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: name, default, meaning and the values it accepts."""
+
+    name: str
+    default: Any
+    description: str
+    read_only: bool = False
+    choices: Tuple[str, ...] = ()
+    min_value: Optional[float] = None
+    max_value: Optional[float] = None
+    #: Length a numeric array must have (0: any length).
+    length: Tuple[int, ...] = ()
+
+    @property
+    def type_name(self) -> str:
+        """Return 'bool', 'int', 'float', 'str', 'float[]' or 'str[]'."""
+        value = self.default
+        if isinstance(value, bool):
+            return 'bool'
+        if isinstance(value, int):
+            return 'int'
+        if isinstance(value, float):
+            return 'float'
+        if isinstance(value, str):
+            return 'str'
+        if isinstance(value, (list, tuple)) and value and isinstance(value[0], str):
+            return 'str[]'
+        return 'float[]'
+
+
+def _p(name: str, default: Any, description: str, **kw: Any) -> ParamSpec:
+    return ParamSpec(name, default, description, **kw)
+
+
+PARAMETERS: Tuple[ParamSpec, ...] = (
+    # -- engines -------------------------------------------------------------------------
+    _p('precision', 'fp32', 'Precision whose engine runs now; set it at run time to swap '
+       'engines between two frames. Must name a configured engines.<precision>.',
+       choices=PRECISIONS),
+    _p('engines.fp32', '', 'Model or engine file for FP32 (.onnx, .engine/.plan, .pt2); '
+       'relative paths are resolved against model_dir.', read_only=True),
+    _p('engines.fp16', '', 'Model or engine file for FP16 (empty: not configured).',
+       read_only=True),
+    _p('engines.int8', '', 'Model or engine file for INT8 (empty: not configured).',
+       read_only=True),
+    _p('model_dir', '', 'Folder that relative engine, labels and report paths are resolved '
+       'against (empty: the current directory).', read_only=True),
+    _p('backend', 'auto', 'Inference backend; auto picks it from the file suffix.',
+       read_only=True, choices=BACKEND_CHOICES),
+    _p('providers', ['CPUExecutionProvider'], 'ONNX Runtime execution providers, in order '
+       'of preference (CUDAExecutionProvider, TensorrtExecutionProvider where installed).',
+       read_only=True),
+    _p('intra_op_threads', 0, 'CPU threads ONNX Runtime may use for one inference '
+       '(0: its default).', read_only=True, min_value=0, max_value=256),
+    _p('autostart', True, 'Configure and activate the lifecycle node by itself at start-up, '
+       'for ros2 run users without a lifecycle manager.', read_only=True),
+    # -- input ---------------------------------------------------------------------------
+    _p('input_transport', 'raw', 'raw subscribes to image (sensor_msgs/Image); compressed '
+       'subscribes to image/compressed (sensor_msgs/CompressedImage, JPEG or PNG).',
+       read_only=True, choices=TRANSPORT_CHOICES),
+    _p('qos_depth', 1, 'History depth of the sensor-data QoS subscription; 1 never keeps a '
+       'stale backlog.', read_only=True, min_value=1, max_value=100),
+    _p('max_frame_age_ms', 0.0, 'Drop (and count) a frame that waited longer than this '
+       'before inference starts (0: no limit).', min_value=0.0, max_value=60000.0),
+    _p('no_frame_warning_s', 5.0, 'Warn once when the image topic has publishers but no '
+       'frame arrived for this long.', read_only=True, min_value=0.5, max_value=3600.0),
+    # -- preprocessing -------------------------------------------------------------------
+    _p('resize_mode', 'letterbox', 'How the frame is fitted to the model input.',
+       read_only=True, choices=RESIZE_CHOICES),
+    _p('channel_order', 'rgb', 'Channel order the model expects (mono for one channel).',
+       read_only=True, choices=CHANNEL_CHOICES),
+    _p('tensor_layout', 'auto', 'Input tensor layout; auto reads it from the input shape.',
+       read_only=True, choices=TENSOR_LAYOUT_CHOICES),
+    _p('scale', 1.0 / 255.0, 'Pixel multiplier before mean and std: '
+       'value = (pixel * scale - mean) / std.', read_only=True, min_value=-1e6,
+       max_value=1e6),
+    _p('mean', [0.0, 0.0, 0.0], 'Per-channel mean subtracted after scaling (1 or 3 values).',
+       read_only=True, length=(1, 3)),
+    _p('std', [1.0, 1.0, 1.0], 'Per-channel divisor after the mean (1 or 3 values, none 0).',
+       read_only=True, length=(1, 3)),
+    _p('pad_value', 114, 'Grey level of the letterbox padding.', read_only=True,
+       min_value=0, max_value=255),
+    _p('input_width', 0, 'Model input width for engines with a dynamic width '
+       '(0: read it from the engine).', read_only=True, min_value=0, max_value=16384),
+    _p('input_height', 0, 'Model input height for engines with a dynamic height '
+       '(0: read it from the engine).', read_only=True, min_value=0, max_value=16384),
+    # -- postprocessing ------------------------------------------------------------------
+    _p('task', 'classification', 'What the outputs mean: classification, detection or raw '
+       'tensors.', read_only=True, choices=TASK_CHOICES),
+    _p('detection_layout', 'auto', 'Detection output layout (yolov8 also covers YOLO11; ssd '
+       'is separate score and box outputs).', read_only=True, choices=LAYOUT_CHOICES),
+    _p('labels_file', '', 'Text file with one class label per line (empty: class indices).',
+       read_only=True),
+    _p('top_k', 5, 'Classes reported per frame (classification).', min_value=1,
+       max_value=1000),
+    _p('apply_softmax', 'auto', 'Softmax over classification outputs: auto applies it when '
+       'the outputs are not probabilities already.', choices=SOFTMAX_CHOICES),
+    _p('score_threshold', 0.5, 'Minimum detection score.', min_value=0.0, max_value=1.0),
+    _p('iou_threshold', 0.45, 'IoU above which non-maximum suppression drops the weaker box '
+       'of the same class.', min_value=0.0, max_value=1.0),
+    _p('max_detections', 100, 'Most detections reported per frame.', min_value=1,
+       max_value=10000),
+    # -- outputs -------------------------------------------------------------------------
+    _p('publish_raw', False, 'Also publish the output tensors on ~/output '
+       '(std_msgs/Float32MultiArray).'),
+    _p('publish_annotated', False, 'Also publish ~/image_annotated with boxes or labels '
+       'drawn.'),
+    _p('diagnostics_period_s', 1.0, 'Period of the /diagnostics status.', read_only=True,
+       min_value=0.1, max_value=60.0),
+)
+
+SPECS: Dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
+def defaults() -> Dict[str, Any]:
+    """Return every parameter's default, keyed by its full name."""
+    return {spec.name: spec.default for spec in PARAMETERS}
+
+
+def resolve_path(path: str, model_dir: str) -> Path:
+    """Resolve ``path`` against ``model_dir`` unless it is absolute; expand ``~``."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute() or not model_dir:
+        return candidate
+    return Path(model_dir).expanduser() / candidate
+
+
+def configured_precisions(values: Mapping[str, Any]) -> List[str]:
+    """Return the precisions whose ``engines.<precision>`` is not empty."""
+    return [p for p in PRECISIONS if str(values.get(f'engines.{p}', '') or '')]
+
+
+def check_value(spec: ParamSpec, value: Any) -> Optional[str]:
+    """Return why ``value`` is not acceptable for ``spec`` on its own, or None."""
+    kind = spec.type_name
+    if kind == 'float' and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind == 'float[]':
+        if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            return f'{spec.name} must be a list of numbers, got {value!r}'
+        if spec.length and len(value) not in spec.length:
+            return f'{spec.name} needs {" or ".join(map(str, spec.length))} values, got ' \
+                f'{len(value)}'
+        if any(not math.isfinite(float(v)) for v in value):
+            return f'{spec.name} must be finite, got {list(value)}'
+        if spec.name == 'std' and any(float(v) == 0.0 for v in value):
+            return 'std must not contain 0 (it divides the pixel values)'
+        return None
+    if kind == 'str[]':
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            return f'{spec.name} must be a list of strings, got {value!r}'
+        return None
+    expected = {'bool': bool, 'int': int, 'float': float, 'str': str}[kind]
+    if not isinstance(value, expected) or (kind == 'int' and isinstance(value, bool)):
+        return f'{spec.name} must be of type {kind}, got {value!r}'
+    if spec.choices and value not in spec.choices:
+        return f'{spec.name} must be one of {", ".join(spec.choices)}; got {value!r}'
+    if kind in ('int', 'float'):
+        if not math.isfinite(float(value)):
+            return f'{spec.name} must be finite, got {value!r}'
+        if spec.min_value is not None and value < spec.min_value:
+            return f'{spec.name} must be >= {spec.min_value}, got {value!r}'
+        if spec.max_value is not None and value > spec.max_value:
+            return f'{spec.name} must be <= {spec.max_value}, got {value!r}'
+    return None
+
+
+def check_precision(precision: str, values: Mapping[str, Any]) -> Optional[str]:
+    """Return why ``precision`` cannot run with the engines in ``values``, or None.
+
+    Only cheap checks happen here (configured, file present and not empty), because the
+    parameter callback must return at once; loading happens on a loader thread and a load
+    failure is reported there, with the old engine still serving.
+    """
+    path = str(values.get(f'engines.{precision}', '') or '')
+    if not path:
+        configured = configured_precisions(values) or ['none']
+        return (f'precision {precision!r} has no engine: set engines.{precision} in the '
+                f'parameter file; configured precisions: {", ".join(configured)}')
+    resolved = resolve_path(path, str(values.get('model_dir', '') or ''))
+    if not resolved.is_file():
+        return (f'engine for {precision} not found at {resolved}; check engines.{precision} '
+                f'and model_dir, or build it (see the README)')
+    if resolved.stat().st_size == 0:
+        return f'engine for {precision} at {resolved} is empty; rebuild or re-copy it'
+    return None
+
+
+def validate(changes: Mapping[str, Any], current: Mapping[str, Any],
+             declared: Sequence[str] = (), check_files: bool = True) -> Optional[str]:
+    """Check a set of parameter changes against the rules and the current values.
+
+    ``changes`` holds the new values, ``current`` every value now in force. Returns the
+    reason to refuse the whole set, or None to accept it. Read-only parameters are refused
+    by rclpy itself once declared; ``declared`` names those already declared. While the node
+    declares its parameters it passes ``check_files=False``: a missing engine then fails the
+    configure or activate transition with its reason instead of the node's construction.
+    """
+    merged = dict(current)
+    merged.update(changes)
+    for name, value in changes.items():
+        spec = SPECS.get(name)
+        if spec is None:
+            continue
+        if spec.read_only and name in declared and name in current \
+                and current[name] != value:
+            return f'{name} is read-only; set it in the parameter file and restart the node'
+        problem = check_value(spec, value)
+        if problem:
+            return problem
+    if check_files and 'precision' in changes:
+        return check_precision(str(merged['precision']), merged)
+    return None
