@@ -37,6 +37,10 @@ from typing import Union
 import numpy as np
 
 from accel_ai_ros.errors import InferenceError
+from accel_ai_ros.image_codec import DecodedImage
+from accel_ai_ros.preprocess import CpuPreprocessor
+from accel_ai_ros.preprocess import PreprocessSpec
+from accel_ai_ros.transform import ImageTransform
 
 Dim = Union[int, str, None]
 
@@ -82,6 +86,9 @@ class Runner(abc.ABC):
         self.name = name
         self.is_active = False
         self.last_inference_ms = 0.0
+        self.last_preprocess_ms = 0.0
+        self._preprocessor: Optional[CpuPreprocessor] = None
+        self._input_buffer: Optional[np.ndarray] = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def activate(self) -> None:
@@ -94,6 +101,8 @@ class Runner(abc.ABC):
         """Free everything :meth:`activate` created. Calling it twice is harmless."""
         if self.is_active:
             self.is_active = False
+            self._preprocessor = None
+            self._input_buffer = None
             self._deactivate()
 
     def __enter__(self) -> 'Runner':
@@ -139,6 +148,21 @@ class Runner(abc.ABC):
         outputs = self._infer(feed)
         self.last_inference_ms = (time.perf_counter() - start) * 1e3
         return outputs
+
+    def run_image(self, image: DecodedImage,
+                  spec: PreprocessSpec) -> Tuple[Dict[str, np.ndarray], ImageTransform]:
+        """Preprocess ``image`` for the first input and infer; return outputs and transform.
+
+        This default preprocesses on the CPU into one host buffer reused frame after frame;
+        a GPU runner overrides it to upload the frame once and preprocess on the device.
+        """
+        start = time.perf_counter()
+        if self._preprocessor is None or self._preprocessor.spec != spec:
+            self._preprocessor = CpuPreprocessor(spec)
+            self._input_buffer = np.empty(spec.output_shape, dtype=np.dtype(spec.dtype))
+        tensor, transform = self._preprocessor(image, out=self._input_buffer)
+        self.last_preprocess_ms = (time.perf_counter() - start) * 1e3
+        return self.infer({self.inputs()[0].name: tensor}), transform
 
     @abc.abstractmethod
     def _infer(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:

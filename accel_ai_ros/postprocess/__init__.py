@@ -13,3 +13,29 @@
 # limitations under the License.
 
 """Turning output tensors into classification and detection results."""
+
+from accel_ai_ros.postprocess.classification import ClassificationDecoder
+from accel_ai_ros.postprocess.classification import softmax
+from accel_ai_ros.postprocess.detection import DETECTION_LAYOUTS
+from accel_ai_ros.postprocess.detection import DetectionDecoder
+from accel_ai_ros.postprocess.factory import load_labels
+from accel_ai_ros.postprocess.factory import make_decoder
+from accel_ai_ros.postprocess.factory import RawDecoder
+from accel_ai_ros.postprocess.factory import TASKS
+from accel_ai_ros.postprocess.nms import batched_nms
+from accel_ai_ros.postprocess.nms import box_iou
+from accel_ai_ros.postprocess.nms import nms
+
+__all__ = [
+    'ClassificationDecoder',
+    'DETECTION_LAYOUTS',
+    'DetectionDecoder',
+    'RawDecoder',
+    'TASKS',
+    'batched_nms',
+    'box_iou',
+    'load_labels',
+    'make_decoder',
+    'nms',
+    'softmax',
+]

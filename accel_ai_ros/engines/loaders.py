@@ -1,0 +1,168 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Loaders: small callables named for what they make, in the style of Polygraphy.
+
+``RunnerFromFile(path)()`` picks the backend from the file's suffix, constructs the runner,
+activates it and warms it up, so the first real frame does not pay for lazy initialisation.
+Backends other than ONNX Runtime live in modules that are imported only when asked for.
+"""
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Sequence
+from typing import Tuple
+from typing import Type
+from typing import Union
+
+import numpy as np
+
+from accel_ai_ros.backends.base import Runner
+from accel_ai_ros.backends.registry import BACKENDS
+from accel_ai_ros.backends.registry import require_backend
+from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.errors import EngineError
+from accel_ai_ros.errors import ParameterError
+
+PathLike = Union[str, 'os.PathLike[str]']
+
+#: File suffix (lower case) -> backend that runs such files.
+SUFFIXES: Dict[str, str] = {
+    '.onnx': 'onnxruntime',
+    '.engine': 'tensorrt',
+    '.plan': 'tensorrt',
+    '.trt': 'tensorrt',
+    '.pt2': 'torch',
+    '.ts': 'torch',
+    '.pt': 'torch',
+}
+
+#: Backend -> (module, class) of its runner; modules are imported on demand.
+RUNNER_CLASSES: Dict[str, Tuple[str, str]] = {
+    'onnxruntime': ('accel_ai_ros.backends.onnxruntime_runner', 'OnnxRuntimeRunner'),
+    'tensorrt': ('accel_ai_ros.backends.tensorrt_runner', 'TensorRTRunner'),
+    'torch': ('accel_ai_ros.backends.torch_runner', 'TorchRunner'),
+}
+
+
+def backend_for_path(path: PathLike) -> str:
+    """Return the backend that runs ``path``, chosen by its suffix.
+
+    Raises EngineError naming the accepted suffixes when the suffix is unknown.
+    """
+    suffix = Path(path).suffix.lower()
+    backend = SUFFIXES.get(suffix)
+    if backend is None:
+        accepted = ', '.join(f'{s} ({b})' for s, b in SUFFIXES.items())
+        raise EngineError(
+            f'cannot tell which backend runs {str(path)!r} from its suffix '
+            f'{suffix or "(none)"!r}; accepted suffixes: {accepted}. Rename the file or set '
+            f'the backend explicitly')
+    return backend
+
+
+def runner_class(backend: str) -> Type[Runner]:
+    """Import and return the Runner subclass of ``backend``.
+
+    Raises ParameterError for an unknown backend and BackendUnavailableError when its module
+    or library is missing.
+    """
+    if backend not in RUNNER_CLASSES:
+        raise ParameterError(
+            f'unknown backend {backend!r}; choose auto or one of {", ".join(BACKENDS)}')
+    module_name, class_name = RUNNER_CLASSES[backend]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise BackendUnavailableError(
+                f'the {backend} runner cannot be imported ({error}); install the missing '
+                f'package or choose another backend') from None
+        raise BackendUnavailableError(
+            f'the {backend} backend is not part of this accel_ai_ros installation '
+            f'({module_name} is missing); update accel_ai_ros or choose another backend '
+            f'({", ".join(b for b in BACKENDS if b != backend)})') from None
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Runner)):
+        raise BackendUnavailableError(
+            f'{module_name} has no Runner class {class_name}; update accel_ai_ros or choose '
+            f'another backend')
+    return cls
+
+
+def warm_up(runner: Runner) -> bool:
+    """Run one inference on zeros when every input shape is static; return whether it ran."""
+    infos = runner.inputs()
+    if not all(info.is_static for info in infos):
+        return False
+    feed = {info.name: np.zeros([int(d) for d in info.shape if isinstance(d, int)],
+                                dtype=info.dtype)
+            for info in infos}
+    runner.infer(feed)
+    return True
+
+
+class RunnerFromFile:
+    """Make an activated, warmed-up runner from an engine or model file.
+
+    ``backend`` is 'auto' (chosen by :func:`backend_for_path`) or one of
+    :data:`~accel_ai_ros.backends.registry.BACKENDS`. ``providers`` is used by the ONNX Runtime
+    backend only; further keyword ``options`` go to the runner's constructor. ``warmup`` runs
+    one inference on zeros when the input shapes are static.
+    """
+
+    def __init__(
+        self, path: PathLike, backend: str = 'auto',
+        providers: Sequence[str] = ('CPUExecutionProvider',), warmup: bool = True,
+        **options: Any,
+    ) -> None:
+        """Remember what to load; nothing is loaded until the loader is called."""
+        self.path = Path(path)
+        if backend != 'auto' and backend not in BACKENDS:
+            raise ParameterError(
+                f'unknown backend {backend!r}; choose auto or one of {", ".join(BACKENDS)}')
+        self.backend = backend
+        self.providers = tuple(providers)
+        self.warmup = warmup
+        self.options = dict(options)
+
+    def resolved_backend(self) -> str:
+        """Return the backend this loader uses for its file."""
+        return backend_for_path(self.path) if self.backend == 'auto' else self.backend
+
+    def __call__(self) -> Runner:
+        """Construct, activate and warm up the runner; deactivate it again on failure."""
+        backend = self.resolved_backend()
+        if not self.path.exists():
+            raise EngineError(
+                f'{str(self.path)!r} does not exist; check the engines.<precision> parameter '
+                f'/ path')
+        require_backend(backend)
+        factory: Callable[..., Runner] = runner_class(backend)
+        kwargs = dict(self.options)
+        if backend == 'onnxruntime':
+            kwargs['providers'] = self.providers
+        runner = factory(self.path, **kwargs)
+        try:
+            runner.activate()
+            if self.warmup:
+                warm_up(runner)
+        except BaseException:
+            runner.deactivate()
+            raise
+        return runner

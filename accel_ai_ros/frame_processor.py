@@ -1,0 +1,162 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""One frame through the chain: image, runner (preprocess and infer), decoded result.
+
+Free of rclpy. The node hands a decoded image and the runner in service to
+:meth:`FrameProcessor.process`; settings that may change at run time (thresholds, top-k) are
+replaced as a whole, frozen value and take effect on the next frame.
+"""
+
+from dataclasses import dataclass
+from dataclasses import replace
+import threading
+import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Mapping
+from typing import Optional
+from typing import Tuple
+
+import numpy as np
+
+from accel_ai_ros.backends.base import Runner
+from accel_ai_ros.image_codec import DecodedImage
+from accel_ai_ros.postprocess.factory import load_labels
+from accel_ai_ros.postprocess.factory import make_decoder
+from accel_ai_ros.preprocess import PreprocessSpec
+from accel_ai_ros.preprocess import spec_from_tensor
+from accel_ai_ros.results import InferenceResult
+from accel_ai_ros.transform import ImageTransform
+
+Decoder = Callable[[Dict[str, np.ndarray], ImageTransform], InferenceResult]
+
+
+@dataclass(frozen=True)
+class ProcessingSettings:
+    """Everything that shapes preprocessing and postprocessing, as one frozen value."""
+
+    task: str = 'classification'
+    detection_layout: str = 'auto'
+    labels: Tuple[str, ...] = ()
+    top_k: int = 5
+    apply_softmax: str = 'auto'
+    score_threshold: float = 0.5
+    iou_threshold: float = 0.45
+    max_detections: int = 100
+    resize_mode: str = 'letterbox'
+    channel_order: str = 'rgb'
+    tensor_layout: str = 'auto'
+    scale: float = 1.0 / 255.0
+    mean: Tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: Tuple[float, ...] = (1.0, 1.0, 1.0)
+    pad_value: int = 114
+    input_width: int = 0
+    input_height: int = 0
+
+    @classmethod
+    def from_params(cls, values: Mapping[str, Any],
+                    labels: Tuple[str, ...] = ()) -> 'ProcessingSettings':
+        """Build the settings from parameter values (names as in :mod:`accel_ai_ros.params`)."""
+        return cls(
+            task=str(values['task']), detection_layout=str(values['detection_layout']),
+            labels=labels, top_k=int(values['top_k']),
+            apply_softmax=str(values['apply_softmax']),
+            score_threshold=float(values['score_threshold']),
+            iou_threshold=float(values['iou_threshold']),
+            max_detections=int(values['max_detections']),
+            resize_mode=str(values['resize_mode']),
+            channel_order=str(values['channel_order']),
+            tensor_layout=str(values['tensor_layout']), scale=float(values['scale']),
+            mean=tuple(float(v) for v in values['mean']),
+            std=tuple(float(v) for v in values['std']),
+            pad_value=int(values['pad_value']), input_width=int(values['input_width']),
+            input_height=int(values['input_height']))
+
+    def with_labels_file(self, path: str) -> 'ProcessingSettings':
+        """Return a copy whose labels are read from ``path`` (empty path: no labels)."""
+        return replace(self, labels=tuple(load_labels(path)) if path else ())
+
+
+@dataclass
+class _Prepared:
+    runner: Runner
+    settings: ProcessingSettings
+    spec: PreprocessSpec
+    decoder: Decoder
+
+
+class FrameProcessor:
+    """Turn decoded images into results with whichever runner is in service."""
+
+    def __init__(self, settings: ProcessingSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._prepared: Optional[_Prepared] = None
+
+    @property
+    def settings(self) -> ProcessingSettings:
+        """Return the settings in force."""
+        return self._settings
+
+    def update(self, settings: ProcessingSettings) -> None:
+        """Replace the settings; the next frame uses them."""
+        with self._lock:
+            self._settings = settings
+
+    def spec_for(self, runner: Runner) -> PreprocessSpec:
+        """Return the preprocessing spec this runner's input needs with the current settings."""
+        return self._prepare(runner).spec
+
+    def _prepare(self, runner: Runner) -> _Prepared:
+        with self._lock:
+            settings = self._settings
+            prepared = self._prepared
+        if prepared is not None and prepared.runner is runner \
+                and prepared.settings is settings:
+            return prepared
+        info = runner.inputs()[0]
+        fallback = None
+        if settings.input_width and settings.input_height:
+            fallback = (settings.input_height, settings.input_width)
+        spec = spec_from_tensor(
+            info.shape, info.dtype, resize_mode=settings.resize_mode,
+            channel_order=settings.channel_order, scale=settings.scale, mean=settings.mean,
+            std=settings.std, layout=settings.tensor_layout, pad_value=settings.pad_value,
+            fallback_size=fallback)
+        decoder = make_decoder(
+            settings.task, input_width=spec.width, input_height=spec.height,
+            top_k=settings.top_k, labels=settings.labels,
+            score_threshold=settings.score_threshold, iou_threshold=settings.iou_threshold,
+            layout=settings.detection_layout, max_detections=settings.max_detections,
+            apply_softmax=settings.apply_softmax)
+        prepared = _Prepared(runner, settings, spec, decoder)
+        with self._lock:
+            self._prepared = prepared
+        return prepared
+
+    def process(self, image: DecodedImage, runner: Runner,
+                timings: Optional[Dict[str, float]] = None) -> InferenceResult:
+        """Run one image; stage times in milliseconds go into ``timings``."""
+        prepared = self._prepare(runner)
+        outputs, transform = runner.run_image(image, prepared.spec)
+        start = time.perf_counter()
+        result = prepared.decoder(outputs, transform)
+        if timings is not None:
+            timings['preprocess'] = runner.last_preprocess_ms
+            timings['inference'] = runner.last_inference_ms
+            timings['postprocess'] = (time.perf_counter() - start) * 1e3
+        result.raw = outputs
+        return result

@@ -1,0 +1,415 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The inference node: a managed (lifecycle) rclpy node that only wires.
+
+Messages go to a latest-wins :class:`~accel_ai_ros.pipeline.InferencePipeline`; its worker
+decodes, runs the engine through a :class:`~accel_ai_ros.frame_processor.FrameProcessor`,
+and publishes. Parameters come from :mod:`accel_ai_ros.params`, validated by one callback
+that is registered before they are declared. Lifecycle: parameters in the constructor,
+publishers on configure, engine and subscription on activate, both freed on deactivate.
+"""
+
+import logging
+import time
+from typing import Any
+from typing import Dict
+from typing import List
+from typing import Optional
+
+from diagnostic_msgs.msg import DiagnosticStatus
+from rcl_interfaces.msg import FloatingPointRange
+from rcl_interfaces.msg import IntegerRange
+from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterType
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode
+from rclpy.lifecycle import LifecycleState
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile
+try:  # Iron and newer
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks  # type: ignore[no-redef]
+from sensor_msgs.msg import CompressedImage
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32
+from std_msgs.msg import Float32MultiArray
+
+from accel_ai_ros import messages
+from accel_ai_ros.annotate import annotate
+from accel_ai_ros.backends.base import Runner
+from accel_ai_ros.diagnostics import diagnostic_values
+from accel_ai_ros.engines.loaders import RunnerFromFile
+from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.errors import ImageDecodeError
+from accel_ai_ros.frame_processor import FrameProcessor
+from accel_ai_ros.frame_processor import ProcessingSettings
+from accel_ai_ros.image_codec import decode_compressed_msg
+from accel_ai_ros.image_codec import decode_image_msg
+from accel_ai_ros.image_codec import encode_image
+from accel_ai_ros.params import check_precision
+from accel_ai_ros.params import ParamSpec
+from accel_ai_ros.params import PARAMETERS
+from accel_ai_ros.params import resolve_path
+from accel_ai_ros.params import validate
+from accel_ai_ros.pipeline import InferencePipeline
+from accel_ai_ros.pipeline import PendingFrame
+from accel_ai_ros.stats import FrameCounters
+from accel_ai_ros.stats import LatencyTracker
+from accel_ai_ros.stats import Throttle
+
+_PARAM_TYPES = {
+    'bool': ParameterType.PARAMETER_BOOL, 'int': ParameterType.PARAMETER_INTEGER,
+    'float': ParameterType.PARAMETER_DOUBLE, 'str': ParameterType.PARAMETER_STRING,
+    'float[]': ParameterType.PARAMETER_DOUBLE_ARRAY,
+    'str[]': ParameterType.PARAMETER_STRING_ARRAY,
+}
+_RUNTIME_SETTINGS = ('top_k', 'apply_softmax', 'score_threshold', 'iou_threshold',
+                     'max_detections')
+
+
+def descriptor_for(spec: ParamSpec) -> ParameterDescriptor:
+    """Return the ROS parameter descriptor of one parameter spec."""
+    descriptor = ParameterDescriptor(
+        name=spec.name, type=_PARAM_TYPES[spec.type_name], description=spec.description,
+        read_only=spec.read_only)
+    if spec.choices:
+        descriptor.additional_constraints = 'one of: ' + ', '.join(spec.choices)
+    if spec.min_value is not None and spec.max_value is not None:
+        if spec.type_name == 'int':
+            descriptor.integer_range = [IntegerRange(
+                from_value=int(spec.min_value), to_value=int(spec.max_value), step=1)]
+        elif spec.type_name == 'float':
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)]
+    return descriptor
+
+
+class InferenceNode(LifecycleNode):
+    """Subscribe to camera images, run the configured engine, publish results and latency."""
+
+    def __init__(self, node_name: str = 'inference_node', **kwargs: Any) -> None:
+        """Create the node; kwargs are rclpy Node options (namespace, context, overrides)."""
+        super().__init__(node_name, **kwargs)
+        self.counters = FrameCounters()
+        self.latency = LatencyTracker()
+        self._throttle = Throttle(5.0)
+        self._declaring = True
+        self._runtime: Dict[str, Any] = {}
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, descriptor_for(spec))
+        self._declaring = False
+        self._values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        self._processor: Optional[FrameProcessor] = None
+        self._pipeline: Optional[InferencePipeline] = None
+        self._subscription: Any = None
+        self._pubs: Dict[str, Any] = {}
+        self._serving_precision = ''
+        self._requested_precision = str(self._values['precision'])
+        self._last_error = ''
+        self._activated_at = 0.0
+        self._no_frame_warned = False
+        self._diagnostics_pub = self.create_publisher(
+            messages.DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(float(self._values['diagnostics_period_s']), self._publish_diagnostics)
+        self._watchdog = self.create_timer(1.0, self._check_frames_arrive)
+        self._autostart_timer = None
+        if self._values['autostart']:
+            self._autostart_timer = self.create_timer(0.0, self._autostart)
+
+    # -- parameters ----------------------------------------------------------------------
+    def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
+        changes = {p.name: p.value for p in params}
+        current = {} if self._declaring else dict(self._values)
+        reason = validate(changes, current, declared=list(current),
+                          check_files=not self._declaring and self._pipeline is not None)
+        if reason:
+            if not self._declaring:
+                self.get_logger().warning(f'parameter change refused: {reason}')
+            return SetParametersResult(successful=False, reason=reason)
+        if not self._declaring:
+            self._values.update(changes)
+            self._apply_runtime_changes(changes)
+        return SetParametersResult(successful=True)
+
+    def _apply_runtime_changes(self, changes: Dict[str, Any]) -> None:
+        if self._processor is not None and any(n in changes for n in _RUNTIME_SETTINGS):
+            settings = ProcessingSettings.from_params(
+                self._values, labels=self._processor.settings.labels)
+            self._processor.update(settings)
+        if self._pipeline is not None and 'max_frame_age_ms' in changes:
+            self._pipeline.set_max_frame_age_ms(float(changes['max_frame_age_ms']))
+        precision = changes.get('precision')
+        if precision is not None and self._pipeline is not None \
+                and precision != self._requested_precision:
+            self._requested_precision = str(precision)
+            self.get_logger().info(f'loading the {precision} engine; the '
+                                   f'{self._serving_precision} engine serves meanwhile')
+            self._pipeline.request_swap(self._loader_for(str(precision)), tag=str(precision))
+
+    def _loader_for(self, precision: str) -> RunnerFromFile:
+        path = resolve_path(str(self._values[f'engines.{precision}']),
+                            str(self._values['model_dir']))
+        loader = RunnerFromFile(str(path), backend=str(self._values['backend']),
+                                providers=tuple(self._values['providers']))
+        if loader.resolved_backend() == 'onnxruntime':
+            loader.options['intra_op_threads'] = int(self._values['intra_op_threads'])
+        return loader
+
+    def _on_swap(self, runner: Optional[Runner], error: Optional[BaseException],
+                 tag: str) -> None:
+        if error is None and runner is not None:
+            self._serving_precision = tag
+            self._last_error = ''
+            self.get_logger().info(f'now running {tag}: {runner.describe()}')
+            return
+        self._last_error = f'loading {tag} failed: {error}'
+        self.get_logger().error(f'{self._last_error}; {self._serving_precision} keeps serving')
+        self._requested_precision = self._serving_precision
+        if self._serving_precision:
+            self.set_parameters([Parameter('precision', value=self._serving_precision)])
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _autostart(self) -> None:
+        if self._autostart_timer is not None:
+            self._autostart_timer.cancel()
+            self.destroy_timer(self._autostart_timer)
+            self._autostart_timer = None
+        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Check the configuration, read labels and create the publishers."""
+        values = self._values
+        try:
+            labels_file = str(values['labels_file'])
+            settings = ProcessingSettings.from_params(values).with_labels_file(
+                str(resolve_path(labels_file, str(values['model_dir']))) if labels_file
+                else '')
+            problem = check_precision(str(values['precision']), values)
+            if problem:
+                raise AccelAiError(problem)
+            result_type = messages.result_type(settings.task)
+        except AccelAiError as exc:
+            self._last_error = str(exc)
+            self.get_logger().error(f'configure failed: {exc}')
+            return TransitionCallbackReturn.FAILURE
+        self._processor = FrameProcessor(settings)
+        qos = QoSProfile(depth=10)
+        pubs = {'latency': self.create_lifecycle_publisher(Float32, '~/latency', qos),
+                'output': self.create_lifecycle_publisher(Float32MultiArray, '~/output', qos),
+                'annotated': self.create_lifecycle_publisher(
+                    Image, '~/image_annotated', qos_profile_sensor_data)}
+        if result_type is not None:
+            pubs['results'] = self.create_lifecycle_publisher(result_type, '~/results', qos)
+        self._pubs = pubs
+        self.get_logger().info(f'configured: task {settings.task}, precision '
+                               f'{values["precision"]}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the engine, start the worker and subscribe."""
+        precision = str(self._values['precision'])
+        try:
+            runner = self._loader_for(precision)()
+            assert self._processor is not None
+            self._processor.spec_for(runner)
+        except AccelAiError as exc:
+            self._last_error = f'loading {precision} failed: {exc}'
+            self.get_logger().error(f'activate failed: {self._last_error}')
+            return TransitionCallbackReturn.FAILURE
+        self._serving_precision = self._requested_precision = precision
+        self._last_error = ''
+        self.get_logger().info(f'running {precision}: {runner.describe()}')
+        self._pipeline = InferencePipeline(
+            self._handle_frame, self.counters,
+            max_frame_age_ms=float(self._values['max_frame_age_ms']), latency=self.latency,
+            on_swap=self._on_swap, on_error=self._on_frame_error)
+        self._pipeline.start(runner)
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
+        qos = QoSProfile(depth=int(self._values['qos_depth']),
+                         reliability=qos_profile_sensor_data.reliability,
+                         durability=qos_profile_sensor_data.durability,
+                         history=qos_profile_sensor_data.history)
+        if self._values['input_transport'] == 'compressed':
+            self._subscription = self.create_subscription(
+                CompressedImage, 'image/compressed', self._pipeline.submit, qos,
+                event_callbacks=events)
+        else:
+            self._subscription = self.create_subscription(
+                Image, 'image', self._pipeline.submit, qos, event_callbacks=events)
+        self._activated_at = time.monotonic()
+        self._no_frame_warned = False
+        return super().on_activate(state)
+
+    def _stop_engine(self) -> None:
+        if self._subscription is not None:
+            self.destroy_subscription(self._subscription)
+            self._subscription = None
+        if self._pipeline is not None:
+            runner = self._pipeline.stop()
+            self._pipeline = None
+            if runner is not None:
+                runner.deactivate()
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe, stop the worker and free the engine."""
+        self._stop_engine()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Destroy the publishers."""
+        self._stop_engine()
+        for pub in self._pubs.values():
+            self.destroy_lifecycle_publisher(pub)
+        self._pubs = {}
+        self._processor = None
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Free everything on the way out."""
+        self._stop_engine()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Free the engine after an error; the node may be configured again."""
+        self._stop_engine()
+        return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        """Stop the worker before the node goes away."""
+        self._stop_engine()
+        super().destroy_node()
+
+    # -- frames --------------------------------------------------------------------------
+    def _handle_frame(self, frame: PendingFrame, runner: Runner) -> None:
+        msg = frame.message
+        start = time.perf_counter()
+        if isinstance(msg, CompressedImage):
+            image = decode_compressed_msg(msg)
+        else:
+            image = decode_image_msg(msg)
+        timings = {'decode': (time.perf_counter() - start) * 1e3}
+        processor = self._processor
+        assert processor is not None
+        result = processor.process(image, runner, timings)
+        start = time.perf_counter()
+        pubs = self._pubs
+        if 'results' in pubs:
+            pubs['results'].publish(messages.result_to_msg(result, msg.header))
+        if self._values['publish_raw'] or result.task == 'raw':
+            pubs['output'].publish(messages.tensors_to_msg(result.raw))
+        if self._values['publish_annotated']:
+            encoding, step, data = encode_image(annotate(image, result))
+            pubs['annotated'].publish(Image(
+                header=msg.header, height=image.height, width=image.width,
+                encoding=encoding, step=step, data=data))
+        total_ms = (time.monotonic() - frame.received_at) * 1e3
+        pubs['latency'].publish(messages.latency_to_msg(total_ms))
+        timings['publish'] = (time.perf_counter() - start) * 1e3
+        timings['receipt_to_publish'] = total_ms
+        now_ns = self.get_clock().now().nanoseconds
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        if stamp_ns:
+            timings['stamp_to_publish'] = (now_ns - stamp_ns) / 1e6
+        for stage, ms in timings.items():
+            self.latency.record(stage, ms)
+
+    def _on_frame_error(self, frame: PendingFrame, error: BaseException) -> None:
+        rejected = isinstance(error, ImageDecodeError)
+        key = f'{type(error).__name__}:{error}'
+        if self._throttle.ready(key):
+            more = self._throttle.suppressed(key)
+            suffix = f' ({more} more since the last report)' if more else ''
+            if rejected:
+                self.get_logger().warning(f'frame rejected: {error}{suffix}')
+            else:
+                self.get_logger().error(f'frame failed: {type(error).__name__}: '
+                                        f'{error}{suffix}')
+
+    def _on_incompatible_qos(self, event: Any) -> None:
+        if self._throttle.ready('incompatible_qos'):
+            self.get_logger().warning(
+                f'a publisher on {self._subscription.topic_name} offers a QoS this '
+                f'subscription cannot match (policy {event.last_policy_kind}); the node '
+                f'subscribes best-effort, volatile, depth {self._values["qos_depth"]}: make '
+                'the camera driver publish with compatible QoS (sensor-data QoS works)')
+
+    def _check_frames_arrive(self) -> None:
+        if self._subscription is None or self._no_frame_warned:
+            return
+        if self.counters.get('received') > 0:
+            self._no_frame_warned = True
+            return
+        if time.monotonic() - self._activated_at < float(self._values['no_frame_warning_s']):
+            return
+        topic = self._subscription.topic_name
+        infos = self.get_publishers_info_by_topic(topic)
+        if not infos:
+            return
+        self._no_frame_warned = True
+        offered = '; '.join(
+            f'{info.node_name}: {info.qos_profile.reliability.name.lower()}, '
+            f'{info.qos_profile.durability.name.lower()}' for info in infos)
+        self.get_logger().warning(
+            f'{len(infos)} publisher(s) on {topic} but no frame arrived in '
+            f'{self._values["no_frame_warning_s"]:.0f} s. Publishers offer [{offered}]; '
+            'this node takes best_effort, volatile. Large images between processes need '
+            'Fast DDS shared memory with a larger segment: export '
+            'FASTDDS_DEFAULT_PROFILES_FILE=<share>/accel_ai_ros/config/fastdds_localhost.xml '
+            'for both processes (see the README, "Frames never arrive")')
+
+    def _publish_diagnostics(self) -> None:
+        engine = self._pipeline.runner if self._pipeline is not None else None
+        level, summary = DiagnosticStatus.OK, f'running {self._serving_precision}'
+        if engine is None:
+            level, summary = DiagnosticStatus.WARN, 'no engine loaded (' + \
+                self._state_label() + ')'
+        if self._last_error:
+            level, summary = DiagnosticStatus.ERROR, self._last_error
+        values = diagnostic_values(
+            self.counters.snapshot(), self.latency.summary(),
+            backend=engine.backend_name if engine else '',
+            precision=self._serving_precision,
+            engine=str(self._values.get(f'engines.{self._serving_precision}', '')))
+        self._diagnostics_pub.publish(messages.diagnostics_to_msg(
+            self.get_clock().now().to_msg(), f'{self.get_fully_qualified_name()}: inference',
+            engine.backend_name if engine else 'none', level, summary, values))
+
+    def _state_label(self) -> str:
+        return 'active' if self._subscription is not None else 'inactive'
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """Run one inference node until Ctrl-C or shutdown."""
+    logging.basicConfig(level=logging.INFO, format='[%(levelname)s] [%(name)s]: %(message)s')
+    rclpy.init(args=args)
+    node = InferenceNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

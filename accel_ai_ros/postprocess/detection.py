@@ -1,0 +1,229 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Detection decoding for the common output layouts: YOLOv5, YOLOv8/YOLO11 and SSD.
+
+Every layout ends the same way: a score threshold first (so only candidates go further), then
+class-aware NMS (or class-agnostic when asked), a cap at ``max_detections``, and boxes mapped
+from model-input pixels to original-image pixels through the frame's
+:class:`~accel_ai_ros.transform.ImageTransform`.
+
+Layouts:
+
+- ``yolov5``: one output ``(1, N, 5 + C)``: ``cx, cy, w, h`` in model-input pixels,
+  objectness, then C class scores; score = objectness * class score; each box keeps its best
+  class (as Ultralytics does by default).
+- ``yolov8`` (also YOLO11, same layout): one output ``(1, 4 + C, N)``, channels first, no
+  objectness; score = best class score.
+- ``ssd``: two outputs, scores ``(1, N, C)`` with background at column 0 (already softmaxed)
+  and boxes ``(1, N, 4)`` corner boxes normalised to [0, 1] of the input size. The boxes are
+  the output whose last dimension is 4; when both end in 4, the one whose name contains 'box'.
+  Background is never reported, and ``class_id`` is the score column index, so the first real
+  class is 1 (a face detector's face is class 1) and labels index by that id (label 0 is the
+  background's). A box may be reported for several classes that pass the threshold.
+
+``auto`` picks ``ssd`` for two outputs. For one 3-D output it picks ``yolov8`` when
+dimension 1 is smaller than dimension 2 and ``yolov5`` otherwise. That heuristic assumes there
+are more candidate boxes than channels, which holds for usual input sizes (8400 boxes at 640)
+but not for a tiny input with many classes; end-to-end exports with NMS inside the model
+(YOLOv10, ``(1, 300, 6)``) are not one of these layouts at all. Set ``layout`` explicitly
+when in doubt.
+"""
+
+from typing import Dict
+from typing import List
+from typing import Sequence
+from typing import Tuple
+
+import numpy as np
+
+from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.errors import PostprocessError
+from accel_ai_ros.postprocess.nms import batched_nms
+from accel_ai_ros.postprocess.nms import nms
+from accel_ai_ros.results import Detection
+from accel_ai_ros.results import InferenceResult
+from accel_ai_ros.transform import ImageTransform
+
+DETECTION_LAYOUTS = ('auto', 'yolov5', 'yolov8', 'ssd')
+
+# Candidates in model-input pixels: corner boxes (K, 4), scores (K,), class ids (K,).
+Candidates = Tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _shapes(outputs: Dict[str, np.ndarray]) -> Dict[str, Tuple[int, ...]]:
+    return {name: tuple(np.shape(value)) for name, value in outputs.items()}
+
+
+def _cxcywh_to_xyxy(b: np.ndarray) -> np.ndarray:
+    half_w = b[:, 2] * 0.5
+    half_h = b[:, 3] * 0.5
+    return np.stack([b[:, 0] - half_w, b[:, 1] - half_h,
+                     b[:, 0] + half_w, b[:, 1] + half_h], axis=1)
+
+
+def detect_layout(outputs: Dict[str, np.ndarray]) -> str:
+    """Guess the layout of ``outputs`` (see the module docstring for the heuristic's limits)."""
+    shapes = _shapes(outputs)
+    if len(outputs) == 2:
+        return 'ssd'
+    if len(outputs) == 1:
+        shape = next(iter(shapes.values()))
+        if len(shape) == 3:
+            return 'yolov8' if shape[1] < shape[2] else 'yolov5'
+    raise PostprocessError(
+        f'cannot tell the detection layout from output shapes {shapes}; expected one 3-D '
+        f'output (YOLO) or two outputs (SSD scores and boxes); set the layout parameter to one '
+        f'of {", ".join(DETECTION_LAYOUTS[1:])} if the model has one of those layouts')
+
+
+class DetectionDecoder:
+    """Decode a detector's outputs into :class:`~accel_ai_ros.results.Detection` values."""
+
+    def __init__(self, input_width: int, input_height: int, layout: str = 'auto',
+                 score_threshold: float = 0.5, iou_threshold: float = 0.45,
+                 max_detections: int = 100, labels: Sequence[str] = (),
+                 class_agnostic: bool = False) -> None:
+        if layout not in DETECTION_LAYOUTS:
+            raise ParameterError(f'layout is {layout!r}; set it to one of '
+                                 f'{", ".join(DETECTION_LAYOUTS)}')
+        if int(input_width) < 1 or int(input_height) < 1:
+            raise ParameterError(f'input size is {input_width}x{input_height}; set the model '
+                                 f'input width and height to positive values')
+        if not 0.0 <= float(score_threshold) <= 1.0:
+            raise ParameterError(f'score_threshold is {score_threshold}; set it in [0, 1]')
+        if not 0.0 <= float(iou_threshold) <= 1.0:
+            raise ParameterError(f'iou_threshold is {iou_threshold}; set it in [0, 1]')
+        if int(max_detections) < 1:
+            raise ParameterError(f'max_detections is {max_detections}; set it to 1 or more')
+        self.input_width = int(input_width)
+        self.input_height = int(input_height)
+        self.layout = layout
+        self.score_threshold = float(score_threshold)
+        self.iou_threshold = float(iou_threshold)
+        self.max_detections = int(max_detections)
+        self.labels = list(labels)
+        self.class_agnostic = bool(class_agnostic)
+
+    # -- layouts -------------------------------------------------------------------------
+    def _single(self, outputs: Dict[str, np.ndarray], layout: str) -> np.ndarray:
+        if len(outputs) != 1:
+            raise PostprocessError(
+                f'layout {layout!r} expects one output, got shapes {_shapes(outputs)}; set the '
+                f"layout parameter ('ssd' takes two outputs)")
+        array = np.asarray(next(iter(outputs.values())))
+        if array.ndim == 3 and array.shape[0] == 1:
+            array = array[0]
+        if array.ndim != 2:
+            raise PostprocessError(
+                f'layout {layout!r} expects one output of shape (1, N, 5 + C) for yolov5 or '
+                f'(1, 4 + C, N) for yolov8, got shapes {_shapes(outputs)}; batch size must be '
+                f'1; set the layout parameter to match the model')
+        return array
+
+    def _yolov5(self, outputs: Dict[str, np.ndarray]) -> Candidates:
+        pred = self._single(outputs, 'yolov5')
+        if pred.shape[1] < 6:
+            raise PostprocessError(
+                f'layout yolov5 expects (1, N, 5 + C) with C >= 1, got shapes '
+                f"{_shapes(outputs)}; set the layout parameter (channels first is 'yolov8')")
+        # score = obj * cls <= obj, so objectness alone filters first.
+        pred = pred[pred[:, 4] >= self.score_threshold].astype(np.float32, copy=False)
+        cls_scores = pred[:, 5:] * pred[:, 4:5]
+        class_ids = np.argmax(cls_scores, axis=1)
+        scores = cls_scores[np.arange(pred.shape[0]), class_ids]
+        keep = scores >= self.score_threshold
+        return _cxcywh_to_xyxy(pred[keep, :4]), scores[keep], class_ids[keep]
+
+    def _yolov8(self, outputs: Dict[str, np.ndarray]) -> Candidates:
+        pred = self._single(outputs, 'yolov8')
+        if pred.shape[0] < 5:
+            raise PostprocessError(
+                f'layout yolov8 expects (1, 4 + C, N) with C >= 1, got shapes '
+                f"{_shapes(outputs)}; set the layout parameter (objectness models are 'yolov5')")
+        cls_scores = pred[4:]
+        best = cls_scores.max(axis=0)
+        idx = np.nonzero(best >= self.score_threshold)[0]
+        class_ids = np.argmax(cls_scores[:, idx], axis=0)
+        scores = best[idx].astype(np.float32)
+        boxes = pred[:4, idx].T.astype(np.float32)
+        return _cxcywh_to_xyxy(boxes), scores, class_ids
+
+    def _ssd_split(self, outputs: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+        shapes = _shapes(outputs)
+        if len(outputs) != 2:
+            raise PostprocessError(
+                f'layout ssd expects two outputs, scores (1, N, C) and boxes (1, N, 4), got '
+                f'shapes {shapes}; set the layout parameter to yolov5 or yolov8 for one output')
+        names = list(outputs)
+        fours = [n for n in names if len(shapes[n]) >= 1 and shapes[n][-1] == 4]
+        if len(fours) == 2:
+            fours = [n for n in names if 'box' in n.lower()]
+        if len(fours) != 1:
+            raise PostprocessError(
+                f'layout ssd cannot tell scores from boxes in outputs {shapes}: the boxes are '
+                f'the output whose last dimension is 4 (or, if both are, whose name contains '
+                f"'box'); check that this is an SSD-style model or set the layout parameter")
+        box_name = fours[0]
+        score_name = names[1] if names[0] == box_name else names[0]
+        boxes = np.asarray(outputs[box_name])
+        scores = np.asarray(outputs[score_name])
+        if boxes.ndim == 3 and boxes.shape[0] == 1:
+            boxes = boxes[0]
+        if scores.ndim == 3 and scores.shape[0] == 1:
+            scores = scores[0]
+        if (boxes.ndim != 2 or scores.ndim != 2 or boxes.shape[0] != scores.shape[0]
+                or scores.shape[1] < 2):
+            raise PostprocessError(
+                f'layout ssd expects scores (1, N, C) with C >= 2 (background first) and boxes '
+                f'(1, N, 4) with the same N, got shapes {shapes}; batch size must be 1; set '
+                f'the layout parameter to match the model')
+        return boxes, scores
+
+    def _ssd(self, outputs: Dict[str, np.ndarray]) -> Candidates:
+        boxes, scores = self._ssd_split(outputs)
+        rows, cols = np.nonzero(scores[:, 1:] >= self.score_threshold)
+        class_ids = cols + 1
+        picked = scores[rows, class_ids].astype(np.float32)
+        scale = np.array([self.input_width, self.input_height,
+                          self.input_width, self.input_height], dtype=np.float32)
+        return boxes[rows].astype(np.float32) * scale, picked, class_ids
+
+    # -- decoding ------------------------------------------------------------------------
+    def candidates(self, outputs: Dict[str, np.ndarray]) -> Candidates:
+        """Return thresholded candidates in model-input pixels, before NMS."""
+        layout = self.layout if self.layout != 'auto' else detect_layout(outputs)
+        if layout == 'yolov5':
+            return self._yolov5(outputs)
+        if layout == 'yolov8':
+            return self._yolov8(outputs)
+        return self._ssd(outputs)
+
+    def __call__(self, outputs: Dict[str, np.ndarray],
+                 transform: ImageTransform) -> InferenceResult:
+        """Return a detection result with boxes in original-image pixels, best first."""
+        boxes, scores, class_ids = self.candidates(outputs)
+        if self.class_agnostic:
+            keep = nms(boxes, scores, self.iou_threshold, self.max_detections)
+        else:
+            keep = batched_nms(boxes, scores, class_ids, self.iou_threshold,
+                               self.max_detections)
+        image_boxes = transform.boxes_to_image(boxes[keep])
+        detections: List[Detection] = []
+        for (x1, y1, x2, y2), score, class_id in zip(
+                image_boxes.tolist(), scores[keep].tolist(), class_ids[keep].tolist()):
+            label = self.labels[class_id] if 0 <= class_id < len(self.labels) else ''
+            detections.append(Detection(x1=x1, y1=y1, x2=x2, y2=y2, score=score,
+                                        class_id=int(class_id), label=label))
+        return InferenceResult(task='detection', detections=detections)

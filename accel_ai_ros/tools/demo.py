@@ -1,0 +1,223 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The demo: a camera stream classified live, with accuracy, latency and precision swaps.
+
+One process holds three nodes on one executor, the composition ``launch`` would start on a
+robot: ``image_source`` publishes held-out handwritten digits at a set rate and size, the
+``inference_node`` classifies them with the engine for the current precision, and a monitor
+scores each result against the ground truth the source knows, prints a line a second, and
+switches ``precision`` through the node's parameter callback (as ``ros2 param set`` does).
+"""
+
+import argparse
+from dataclasses import dataclass
+from dataclasses import field
+import os
+from pathlib import Path
+import sys
+import threading
+import time
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Sequence
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import Float32
+
+from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.messages import result_type
+from accel_ai_ros.node import InferenceNode
+from accel_ai_ros.tools import demo_models
+from accel_ai_ros.tools.image_source import ImageSource
+
+
+def find_config(name: str) -> Path:
+    """Return config/<name> from the installed share folder, else from the source tree."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        path = Path(get_package_share_directory('accel_ai_ros')) / 'config' / name
+        if path.is_file():
+            return path
+    except (ImportError, LookupError, ValueError):
+        pass
+    path = Path(__file__).resolve().parents[2] / 'config' / name
+    if not path.is_file():
+        raise AccelAiError(f'config/{name} not found; reinstall accel_ai_ros (scripts/setup.sh)')
+    return path
+
+
+@dataclass
+class PrecisionScore:
+    """Counts and latencies gathered while one precision served."""
+
+    frames: int = 0
+    correct: int = 0
+    scored: int = 0
+    latencies: List[float] = field(default_factory=list)
+
+    def line(self) -> str:
+        """Return 'accuracy ... | latency ...' for this precision."""
+        acc = f'{100.0 * self.correct / self.scored:5.1f}%' if self.scored else '   n/a'
+        if self.latencies:
+            p50, p99 = np.percentile(self.latencies, [50, 99])
+            lat = f'p50 {p50:6.2f} ms  p99 {p99:6.2f} ms'
+        else:
+            lat = 'no samples'
+        return f'accuracy {acc} ({self.correct}/{self.scored}) | latency {lat}'
+
+
+class DemoMonitor(Node):
+    """Score results against the source's ground truth and switch precision on a schedule."""
+
+    def __init__(self, source: ImageSource, inference: InferenceNode,
+                 precisions: Sequence[str], switch_every_s: float, **kwargs: object) -> None:
+        """Subscribe to the inference node's results and latency."""
+        super().__init__('demo_monitor', **kwargs)  # type: ignore[arg-type]
+        self._source = source
+        self._inference = inference
+        self._precisions = list(precisions)
+        self._switch_every_s = switch_every_s
+        self._lock = threading.Lock()
+        self.scores: Dict[str, PrecisionScore] = {}
+        self._window = PrecisionScore()
+        self._started = time.monotonic()
+        self._next_switch = self._started + switch_every_s
+        self._switch_index = 0
+        prefix = inference.get_fully_qualified_name()
+        msg_type = result_type('classification')
+        self.create_subscription(msg_type, f'{prefix}/results', self._on_result, 50)
+        self.create_subscription(Float32, f'{prefix}/latency', self._on_latency, 50)
+        self.create_timer(1.0, self._tick)
+
+    def _current(self) -> str:
+        return str(self._inference.get_parameter('precision').value)
+
+    def _score(self) -> PrecisionScore:
+        return self.scores.setdefault(self._current(), PrecisionScore())
+
+    def _on_result(self, msg: object) -> None:
+        label = self._source.label_for(msg.header.stamp)  # type: ignore[attr-defined]
+        results = msg.results  # type: ignore[attr-defined]
+        with self._lock:
+            for score in (self._score(), self._window):
+                score.frames += 1
+                if label is not None and results:
+                    score.scored += 1
+                    score.correct += int(results[0].class_id == str(label))
+
+    def _on_latency(self, msg: Float32) -> None:
+        with self._lock:
+            self._score().latencies.append(msg.data)
+            self._window.latencies.append(msg.data)
+
+    def _tick(self) -> None:
+        counters = self._inference.counters.snapshot()
+        with self._lock:
+            window, self._window = self._window, PrecisionScore()
+        elapsed = time.monotonic() - self._started
+        dropped = sum(v for k, v in counters.items() if k.startswith('dropped'))
+        print(f'[{elapsed:5.1f} s] {self._current():4s} | {window.frames:3d} results/s | '
+              f'{window.line()} | published {self._source.published} received '
+              f'{counters.get("received", 0)} dropped {dropped} rejected '
+              f'{counters.get("rejected", 0)}', flush=True)
+        if self._precisions and time.monotonic() >= self._next_switch:
+            self._switch_index = (self._switch_index + 1) % len(self._precisions)
+            target = self._precisions[self._switch_index]
+            self._next_switch += self._switch_every_s
+            print(f'--- ros2 param set {self._inference.get_fully_qualified_name()} precision '
+                  f'{target}', flush=True)
+            result = self._inference.set_parameters([Parameter('precision', value=target)])
+            if not result[0].successful:
+                print(f'    refused: {result[0].reason}', flush=True)
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """Parse the demo's command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--models', default=os.environ.get('ACCEL_AI_DEMO_MODELS', 'models/demo'),
+                        help='folder of the demo models (built there when missing)')
+    parser.add_argument('--duration', type=float, default=24.0, help='seconds to run')
+    parser.add_argument('--switch-every', type=float, default=8.0,
+                        help='seconds between precision switches')
+    parser.add_argument('--precisions', default='fp32,fp16,int8',
+                        help='precisions to cycle through, comma-separated')
+    parser.add_argument('--width', type=int, default=640)
+    parser.add_argument('--height', type=int, default=480)
+    parser.add_argument('--rate', type=float, default=30.0, help='frames per second')
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build models if needed, run the three nodes, print the summary."""
+    models = Path(args.models).resolve()
+    if not (models / 'digits_fp32.onnx').is_file():
+        print(f'building the demo models in {models}', flush=True)
+        if demo_models.main(['--output-dir', str(models)]) != 0:
+            return 1
+    precisions = [p for p in args.precisions.split(',') if p]
+    ros_args = ['--ros-args', '--params-file', str(find_config('demo.yaml')),
+                '-p', f'model_dir:={models}', '-p', f'precision:={precisions[0]}']
+    context = rclpy.Context()
+    rclpy.init(args=ros_args, context=context)
+    executor = MultiThreadedExecutor(num_threads=3, context=context)
+    nodes: List[Node] = []
+    try:
+        source = ImageSource(context=context, parameter_overrides=[
+            Parameter('width', value=args.width), Parameter('height', value=args.height),
+            Parameter('rate_hz', value=args.rate)])
+        inference = InferenceNode(context=context)
+        monitor = DemoMonitor(source, inference, precisions, args.switch_every,
+                              context=context)
+        nodes = [source, inference, monitor]
+        for node in nodes:
+            executor.add_node(node)
+        print(f'demo: {args.width}x{args.height} digits at {args.rate:g} Hz for '
+              f'{args.duration:g} s, precisions {", ".join(precisions)}', flush=True)
+        end = time.monotonic() + args.duration
+        while context.ok() and time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        for node in reversed(nodes):
+            node.destroy_node()
+        executor.shutdown()
+        rclpy.try_shutdown(context=context)
+    if nodes:
+        print('\nsummary (this machine, CPU, ONNX Runtime):')
+        for precision, score in monitor.scores.items():
+            print(f'  {precision:4s} {score.frames:5d} results | {score.line()}')
+        counters = inference.counters.snapshot()
+        print('  frames: ' + ', '.join(f'{k} {v}' for k, v in counters.items()))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the demo; exit 1 with a one-line message on a known error."""
+    try:
+        return run(parse_args(argv))
+    except AccelAiError as exc:
+        print(f'demo: error: {exc}', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Set up (idempotently) a virtual env in .venv that is also an ament prefix, and install
+# accel_ai_ros in it with colcon's ament_python layout:
+#   .venv/lib/accel_ai_ros/<executables>   (where `ros2 run` looks)
+#   .venv/share/accel_ai_ros/{package.xml,launch/,config/}
+#   .venv/share/ament_index/resource_index/packages/accel_ai_ros
+#   .venv/lib/pythonX.Y/site-packages/accel_ai_ros
+# Usage: bash scripts/setup.sh [--dev]     (--dev adds the test and lint tools)
+# Environment: ACCEL_PYTHON (default python3, 3.10-3.12), VENV (default <repo>/.venv).
+set -euo pipefail
+
+# shellcheck source=scripts/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ACCEL_REPO"
+
+DEV=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+T0=$SECONDS
+say() { printf '[setup %3ds] %s\n' "$((SECONDS - T0))" "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+STATE="$VENV/.accel_ai_ros"
+
+# --- 1. The virtual env -------------------------------------------------------------------
+PY="${ACCEL_PYTHON:-python3}"
+venv_ok() {
+  [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1
+}
+if ! venv_ok; then
+  command -v "$PY" >/dev/null || die "$PY not found: install Python 3.10-3.12 (apt-get install python3)"
+  "$PY" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' \
+    || die "$("$PY" -V 2>&1) found; the ROS 2 wheels need Python 3.10, 3.11 or 3.12 (set ACCEL_PYTHON)"
+  if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    pyver="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "python venv module missing: apt-get install python3-venv python${pyver}-venv"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq python3-venv "python${pyver}-venv" >/dev/null \
+        || apt-get install -y -qq python3-venv >/dev/null
+    else
+      die "Python's venv module is missing. Install it, then run again:
+    sudo apt-get install python3-venv python${pyver}-venv"
+    fi
+  fi
+  say "creating $VENV with $("$PY" -V 2>&1)"
+  rm -rf "$VENV"
+  "$PY" -m venv "$VENV"
+fi
+mkdir -p "$STATE"
+# colcon must never crawl into the venv.
+touch "$VENV/COLCON_IGNORE"
+VPY="$VENV/bin/python"
+SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+
+# --- 2. Python packages (only when the requirements changed) ------------------------------
+hash_of() { cat "$@" | sha256sum | cut -c1-64; }
+BASE_HASH="$(hash_of requirements/runtime.txt requirements/build.txt)"
+DEV_HASH="$(hash_of requirements/dev.txt requirements/runtime.txt)"
+want=()
+if [ "$(cat "$STATE/base.sha" 2>/dev/null)" != "$BASE_HASH" ]; then
+  want+=(-r requirements/runtime.txt -r requirements/build.txt)
+fi
+if [ "$DEV" = 1 ] && [ "$(cat "$STATE/dev.sha" 2>/dev/null)" != "$DEV_HASH" ]; then
+  want+=(-r requirements/dev.txt -r requirements/build.txt)
+fi
+if [ "${#want[@]}" -gt 0 ]; then
+  say "pip install ${want[*]}  (a few minutes the first time)"
+  # (pip's notes about unusable local index folders in a machine's pip.conf are dropped.)
+  "$VPY" -m pip install --disable-pip-version-check -q "${want[@]}" 2>&1 \
+    | { grep -v "^WARNING: Location '.*' is ignored: it is neither a file nor a directory" || true; }
+  echo "$BASE_HASH" > "$STATE/base.sha"
+  if [ "$DEV" = 1 ]; then echo "$DEV_HASH" > "$STATE/dev.sha"; fi
+  rm -f "$STATE/ld_library_path" "$STATE/bootstrap_guard"
+else
+  say "python packages up to date"
+fi
+
+# --- 3. LD_LIBRARY_PATH as ros_wheels_bootstrapper computes it (cached for env.sh) --------
+if [ ! -s "$STATE/ld_library_path" ]; then
+  # Ask the bootstrapper itself (its guard set, so that it does not re-exec this process).
+  # If it ever stops exposing get_ros_paths(), fall back to its documented result: the
+  # prefix's lib/ plus every site-packages/ros_*.libs; and if the guard's name cannot be
+  # read, leave it unset so the bootstrapper still does its own re-exec.
+  env -u LD_LIBRARY_PATH _ROS_WHEELS_BOOTSTRAP_COMPLETE=1 "$VPY" - "$STATE" <<'PYEOF'
+import glob
+import os
+import re
+import sys
+
+state = sys.argv[1]
+guard = ''
+try:
+    import ros_wheels_bootstrapper as boot
+    source = open(boot.__file__, encoding='utf-8').read()
+    # Its re-exec guard: the variable it sets to '1' for the re-executed process.
+    match = re.search(r"\[\s*['\"](\w+)['\"]\s*\]\s*=\s*['\"]1['\"]", source)
+    guard = match.group(1) if match and 'BOOTSTRAP' in match.group(1) else ''
+    paths = boot.get_ros_paths().split(os.pathsep)
+except Exception:  # noqa: B902 - any failure: replicate its result
+    paths = [os.path.join(sys.prefix, 'lib')]
+    site = os.path.join(sys.prefix, 'lib', 'python%d.%d' % sys.version_info[:2], 'site-packages')
+    paths += sorted(p for p in glob.glob(os.path.join(site, 'ros_*.libs')) if os.path.isdir(p))
+# Stable order: the prefix's lib first, then the wheels' .libs folders sorted.
+lib = os.path.join(sys.prefix, 'lib')
+paths = [lib] + sorted({os.path.realpath(p) for p in paths if p and p != lib})
+with open(os.path.join(state, 'ld_library_path'), 'w', encoding='utf-8') as f:
+    f.write(os.pathsep.join(paths))
+with open(os.path.join(state, 'bootstrap_guard'), 'w', encoding='utf-8') as f:
+    f.write(guard)
+PYEOF
+fi
+accel_env_load_venv
+
+# --- 4. Bundled interfaces (vision_msgs), built only when missing -------------------------
+if [ -f scripts/build_interfaces.sh ]; then
+  say "interfaces: bash scripts/build_interfaces.sh $VENV"
+  bash scripts/build_interfaces.sh "$VENV"
+else
+  say "interfaces: scripts/build_interfaces.sh not there yet, skipped"
+fi
+
+# --- 5. This package, always rebuilt (cheap) so the install is never stale ----------------
+say "colcon build accel_ai_ros into $VENV"
+rm -rf build/accel_ai_ros "$VENV/lib/accel_ai_ros" "$VENV/share/accel_ai_ros" \
+  "$SITE/accel_ai_ros" "$SITE"/accel_ai_ros-*.egg-info "$SITE"/accel_ai_ros-*.dist-info
+mkdir -p build log
+export COLCON_HOME="$ACCEL_REPO/build/.colcon_home"
+colcon_out="$ACCEL_REPO/log/setup_colcon_build.txt"
+if ! "$VENV/bin/colcon" --log-base "$ACCEL_REPO/log" build \
+    --paths "$ACCEL_REPO" --packages-select accel_ai_ros \
+    --merge-install --install-base "$VENV" --build-base "$ACCEL_REPO/build" \
+    --event-handlers desktop_notification- terminal_title- status- \
+    > "$colcon_out" 2>&1; then
+  cat "$colcon_out" >&2
+  die "colcon build failed (output above, logs under log/)"
+fi
+[ -f "$VENV/share/ament_index/resource_index/packages/accel_ai_ros" ] \
+  || die "colcon build left no ament index marker in $VENV"
+
+# --- 6. Demo models ------------------------------------------------------------------------
+MAKER="$VENV/lib/accel_ai_ros/make_demo_models"
+if [ -x "$MAKER" ]; then
+  stamp=models/demo/.generated
+  if [ ! -f "$stamp" ] || [ -n "$(find accel_ai_ros/tools -name 'demo_models*.py' -newer "$stamp")" ]; then
+    say "demo models: make_demo_models --output-dir models/demo"
+    "$MAKER" --output-dir models/demo
+    touch "$stamp"
+  else
+    say "demo models up to date in models/demo"
+  fi
+else
+  say "demo models: make_demo_models not installed yet, skipped"
+fi
+say "done: venv $VENV"
