@@ -34,7 +34,12 @@ setup(
     ],
     install_requires=['setuptools', 'numpy', 'opencv-python-headless', 'pyyaml', 'onnx'],
     extras_require={
-        'test': ['pytest', 'scikit-image', 'scikit-learn', 'onnxconverter-common'],
+        # The demo trains its model from scikit-learn's digits and converts it to FP16.
+        'demo': ['onnxruntime', 'scikit-learn', 'onnxconverter-common'],
+        'variants': ['onnxruntime', 'onnxconverter-common'],
+        'bench': ['matplotlib'],
+        'test': ['pytest', 'scikit-image', 'scikit-learn', 'onnxconverter-common',
+                 'matplotlib'],
     },
     zip_safe=True,
     maintainer='accel_ai_ros maintainers',
@@ -47,8 +52,10 @@ setup(
             'inference_node = accel_ai_ros.node:main',
             'image_source = accel_ai_ros.tools.image_source:main',
             'demo = accel_ai_ros.tools.demo:main',
-            'benchmark = accel_ai_ros.tools.benchmark:main',
             'make_demo_models = accel_ai_ros.tools.demo_models:main',
+            'accel-ai-bench = accel_ai_ros.tools.bench:main',
+            'accel-ai-build = accel_ai_ros.tools.build:main',
+            'accel-ai-variants = accel_ai_ros.tools.variants:main',
         ],
     },
 )
