@@ -109,6 +109,7 @@ class Harness:
         self.errors: List[Tuple[Any, BaseException]] = []
         self.swaps: List[Tuple[Optional[Runner], Optional[BaseException], str]] = []
         self.swapped = threading.Event()
+        self.swap_threads: List[str] = []
         self.pipeline = InferencePipeline(
             self.handle, self.counters, max_frame_age_ms=max_frame_age_ms, clock=clock,
             latency=self.latency, on_swap=self.on_swap, on_error=self.on_error,
@@ -133,6 +134,7 @@ class Harness:
                 tag: str) -> None:
         """Record a swap report."""
         self.swaps.append((runner, error, tag))
+        self.swap_threads.append(threading.current_thread().name)
         self.swapped.set()
 
     def on_error(self, frame: PendingFrame, error: BaseException) -> None:
@@ -315,6 +317,7 @@ def test_no_engine_then_first_load(harness: Harness) -> None:
     assert harness.swapped.wait(TIMEOUT)             # installed with no frame arriving
     assert harness.pipeline.wait_idle(TIMEOUT)
     assert harness.swaps == [(runner, None, 'first')]
+    assert harness.swap_threads == ['test-pipeline-worker']
     assert harness.pipeline.runner is runner
     harness.pipeline.submit(2)
     assert harness.pipeline.wait_idle(TIMEOUT)
@@ -399,6 +402,7 @@ def test_failed_load_keeps_old_runner_and_reports(harness: Harness) -> None:
     runner, error, tag = harness.swaps[0]
     assert runner is None and tag == 'broken'
     assert isinstance(error, EngineError)
+    assert harness.swap_threads == ['test-pipeline-worker']   # reported between frames
     assert harness.pipeline.runner is old and old.is_active
     harness.pipeline.submit(3)
     assert harness.pipeline.wait_idle(TIMEOUT)

@@ -56,7 +56,7 @@ def find_config(name: str) -> Path:
         path = Path(get_package_share_directory('accel_ai_ros')) / 'config' / name
         if path.is_file():
             return path
-    except (ImportError, LookupError, ValueError):
+    except (ImportError, LookupError, ValueError, OSError):
         pass
     path = Path(__file__).resolve().parents[2] / 'config' / name
     if not path.is_file():
