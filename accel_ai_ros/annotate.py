@@ -28,7 +28,8 @@ _TO_BGR = {
 
 def _palette(class_id: int) -> tuple:
     hue = (class_id * 47) % 180
-    colour = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2BGR)[0, 0]
+    hsv = np.array([[[hue, 220, 255]]], dtype=np.uint8)
+    colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
     return tuple(int(c) for c in colour)
 
 

@@ -30,9 +30,10 @@ from typing import Dict
 from typing import Optional
 from typing import Tuple
 
-from accel_ai_ros.errors import ImageDecodeError
 import cv2
 import numpy as np
+
+from accel_ai_ros.errors import ImageDecodeError
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSProfile
+
 try:  # Iron and newer
     from rclpy.event_handler import SubscriptionEventCallbacks
 except ImportError:  # Humble
@@ -64,8 +65,8 @@ from accel_ai_ros.image_codec import decode_compressed_msg
 from accel_ai_ros.image_codec import decode_image_msg
 from accel_ai_ros.image_codec import encode_image
 from accel_ai_ros.params import check_precision
-from accel_ai_ros.params import ParamSpec
 from accel_ai_ros.params import PARAMETERS
+from accel_ai_ros.params import ParamSpec
 from accel_ai_ros.params import resolve_path
 from accel_ai_ros.params import validate
 from accel_ai_ros.pipeline import InferencePipeline

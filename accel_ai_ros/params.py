@@ -196,17 +196,18 @@ def check_value(spec: ParamSpec, value: Any) -> Optional[str]:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             return f'{spec.name} must be a list of strings, got {value!r}'
         return None
-    expected = {'bool': bool, 'int': int, 'float': float, 'str': str}[kind]
+    expected: Any = {'bool': bool, 'int': int, 'float': float, 'str': str}[kind]
     if not isinstance(value, expected) or (kind == 'int' and isinstance(value, bool)):
         return f'{spec.name} must be of type {kind}, got {value!r}'
     if spec.choices and value not in spec.choices:
         return f'{spec.name} must be one of {", ".join(spec.choices)}; got {value!r}'
     if kind in ('int', 'float'):
-        if not math.isfinite(float(value)):
+        number = float(value)
+        if not math.isfinite(number):
             return f'{spec.name} must be finite, got {value!r}'
-        if spec.min_value is not None and value < spec.min_value:
+        if spec.min_value is not None and number < spec.min_value:
             return f'{spec.name} must be >= {spec.min_value}, got {value!r}'
-        if spec.max_value is not None and value > spec.max_value:
+        if spec.max_value is not None and number > spec.max_value:
             return f'{spec.name} must be <= {spec.max_value}, got {value!r}'
     return None
 

@@ -22,6 +22,10 @@ from typing import Dict
 from typing import List
 from typing import Tuple
 
+import cv2
+import numpy as np
+import pytest
+
 from accel_ai_ros.errors import ImageDecodeError
 from accel_ai_ros.image_codec import decode_compressed
 from accel_ai_ros.image_codec import decode_compressed_msg
@@ -30,9 +34,6 @@ from accel_ai_ros.image_codec import decode_image_msg
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.image_codec import encode_image
 from accel_ai_ros.image_codec import SUPPORTED_ENCODINGS
-import cv2
-import numpy as np
-import pytest
 
 H, W = 6, 10
 RNG = np.random.default_rng(1234)

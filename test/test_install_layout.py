@@ -50,7 +50,7 @@ def prefix() -> Path:
                                    reason='ament_index_python is not installed')
     try:
         return Path(packages.get_package_prefix(PACKAGE))
-    except packages.PackageNotFoundError:
+    except (packages.PackageNotFoundError, OSError):
         pytest.skip(f'{PACKAGE} is not installed in an ament prefix (AMENT_PREFIX_PATH='
                     f"{os.environ.get('AMENT_PREFIX_PATH', '')!r}); run bash scripts/setup.sh")
 

@@ -26,20 +26,19 @@ from typing import Dict
 from typing import List
 
 import cv2
+from models import make_classifier
 import numpy as np
 import pytest
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CompressedImage
-from sensor_msgs.msg import Image
-from std_msgs.msg import Float32
-
-from models import make_classifier
 from ros_harness import image_msg
 from ros_harness import reliable
 from ros_harness import RosHarness
 from ros_harness import wait_for
+from sensor_msgs.msg import CompressedImage
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32
 
 vision_msgs = pytest.importorskip(
     'vision_msgs.msg', reason='vision_msgs is not built: run scripts/setup.sh')
@@ -285,7 +284,7 @@ def test_frames_from_another_process_arrive(ros, engines):
     ns = unique_ns()
     node = make_node(ros, ns, classifier_params(engines))
     assert wait_for(lambda: node._subscription is not None)
-    script = textwrap.dedent(f'''
+    script = textwrap.dedent(f"""
         import time, numpy as np, rclpy
         from sensor_msgs.msg import Image
         from rclpy.qos import qos_profile_sensor_data
@@ -304,7 +303,7 @@ def test_frames_from_another_process_arrive(ros, engines):
             time.sleep(0.1)
         time.sleep(0.5)
         n.destroy_node(); rclpy.shutdown()
-    ''')
+    """)
     proc = subprocess.run([sys.executable, '-c', script], env=dict(os.environ),
                           timeout=60, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -23,6 +23,9 @@ from typing import List
 from typing import Optional
 from typing import Tuple
 
+import numpy as np
+import pytest
+
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.base import TensorInfo
 from accel_ai_ros.errors import EngineError
@@ -33,8 +36,6 @@ from accel_ai_ros.pipeline import PendingFrame
 from accel_ai_ros.stats import FrameCounters
 from accel_ai_ros.stats import LatencyTracker
 from accel_ai_ros.stats import OUTCOME_NAMES
-import numpy as np
-import pytest
 
 TIMEOUT = 20.0
 

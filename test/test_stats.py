@@ -18,13 +18,14 @@ import math
 import threading
 from typing import List
 
+import numpy as np
+import pytest
+
 from accel_ai_ros.stats import COUNTER_NAMES
 from accel_ai_ros.stats import FrameCounters
 from accel_ai_ros.stats import LatencyTracker
 from accel_ai_ros.stats import OUTCOME_NAMES
 from accel_ai_ros.stats import Throttle
-import numpy as np
-import pytest
 
 
 class ManualClock:

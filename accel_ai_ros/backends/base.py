@@ -115,11 +115,11 @@ class Runner(abc.ABC):
     # -- metadata ----------------------------------------------------------------------
     @abc.abstractmethod
     def inputs(self) -> List[TensorInfo]:
-        """Describe the engine's inputs (available after :meth:`activate`)."""
+        """Return the engine's inputs, known once :meth:`activate` ran."""
 
     @abc.abstractmethod
     def outputs(self) -> List[TensorInfo]:
-        """Describe the engine's outputs (available after :meth:`activate`)."""
+        """Return the engine's outputs, known once :meth:`activate` ran."""
 
     def describe(self) -> str:
         """Return a one-line summary of the engine's inputs and outputs."""

@@ -29,6 +29,7 @@ from pathlib import Path
 import sys
 import threading
 import time
+from typing import Any
 from typing import Dict
 from typing import List
 from typing import Optional
@@ -102,7 +103,7 @@ class DemoMonitor(Node):
         self._next_switch = self._started + switch_every_s
         self._switch_index = 0
         prefix = inference.get_fully_qualified_name()
-        msg_type = result_type('classification')
+        msg_type: Any = result_type('classification')
         self.create_subscription(msg_type, f'{prefix}/results', self._on_result, 50)
         self.create_subscription(Float32, f'{prefix}/latency', self._on_latency, 50)
         self.create_timer(1.0, self._tick)
