@@ -34,6 +34,8 @@ SUBCOMMANDS = {
                   'accuracy against latency per precision variant; report, plots, advice'),
     'gpu-preprocess': ('accel_ai_ros.tools.bench_gpu',
                        'fused GPU preprocessing against the CPU path (needs CUDA)'),
+    'sparsity': ('accel_ai_ros.tools.bench_sparsity',
+                 'what 2:4 semi-structured sparsity really gives (PyTorch on CUDA)'),
 }
 
 
