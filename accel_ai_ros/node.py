@@ -56,7 +56,9 @@ from accel_ai_ros import messages
 from accel_ai_ros.annotate import annotate
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.diagnostics import diagnostic_values
-from accel_ai_ros.engines.loaders import RunnerFromFile
+from accel_ai_ros.engines.selection import backend_for
+from accel_ai_ros.engines.selection import Loader
+from accel_ai_ros.engines.selection import loader_for
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ImageDecodeError
 from accel_ai_ros.frame_processor import FrameProcessor
@@ -65,6 +67,7 @@ from accel_ai_ros.image_codec import decode_compressed_msg
 from accel_ai_ros.image_codec import decode_image_msg
 from accel_ai_ros.image_codec import encode_image
 from accel_ai_ros.params import check_precision
+from accel_ai_ros.params import configured_precisions
 from accel_ai_ros.params import PARAMETERS
 from accel_ai_ros.params import ParamSpec
 from accel_ai_ros.params import resolve_path
@@ -74,6 +77,9 @@ from accel_ai_ros.pipeline import PendingFrame
 from accel_ai_ros.stats import FrameCounters
 from accel_ai_ros.stats import LatencyTracker
 from accel_ai_ros.stats import Throttle
+from accel_ai_ros.tradeoff.policy import accuracy_floor_problem
+from accel_ai_ros.tradeoff.policy import recommended_precision
+from accel_ai_ros.tradeoff.report import load_report
 
 _PARAM_TYPES = {
     'bool': ParameterType.PARAMETER_BOOL, 'int': ParameterType.PARAMETER_INTEGER,
@@ -125,6 +131,7 @@ class InferenceNode(LifecycleNode):
         self._serving_precision = ''
         self._requested_precision = str(self._values['precision'])
         self._last_error = ''
+        self._report: Optional[Dict[str, Any]] = None
         self._activated_at = 0.0
         self._no_frame_warned = False
         self._diagnostics_pub = self.create_publisher(
@@ -141,6 +148,8 @@ class InferenceNode(LifecycleNode):
         current = {} if self._declaring else dict(self._values)
         reason = validate(changes, current, declared=list(current),
                           check_files=not self._declaring and self._pipeline is not None)
+        if not reason and not self._declaring and 'precision' in changes:
+            reason = self._accuracy_floor_problem(str(changes['precision']))
         if reason:
             if not self._declaring:
                 self.get_logger().warning(f'parameter change refused: {reason}')
@@ -165,14 +174,41 @@ class InferenceNode(LifecycleNode):
                                    f'{self._serving_precision} engine serves meanwhile')
             self._pipeline.request_swap(self._loader_for(str(precision)), tag=str(precision))
 
-    def _loader_for(self, precision: str) -> RunnerFromFile:
-        path = resolve_path(str(self._values[f'engines.{precision}']),
-                            str(self._values['model_dir']))
-        loader = RunnerFromFile(str(path), backend=str(self._values['backend']),
-                                providers=tuple(self._values['providers']))
-        if loader.resolved_backend() == 'onnxruntime':
-            loader.options['intra_op_threads'] = int(self._values['intra_op_threads'])
-        return loader
+    def _accuracy_floor_problem(self, precision: str) -> Optional[str]:
+        if self._report is None:
+            return None
+        try:
+            backend: Optional[str] = backend_for(self._values, precision)
+        except AccelAiError:
+            backend = None
+        return accuracy_floor_problem(self._report, precision,
+                                      float(self._values['min_accuracy']), backend)
+
+    def _apply_precision_report(self) -> None:
+        """Load the trade-off report; pick the recommended precision; hold the floor."""
+        values = self._values
+        self._report = None
+        if not values['precision_report']:
+            return
+        self._report = load_report(resolve_path(str(values['precision_report']),
+                                                str(values['model_dir'])))
+        if values['use_recommended_precision']:
+            configured = configured_precisions(values)
+            choice, why = recommended_precision(
+                self._report, configured, float(values['min_accuracy']) or None,
+                float(values['max_latency_ms']) or None,
+                backend_for(values, configured[0]) if configured else None)
+            if choice is None:
+                raise AccelAiError(f'use_recommended_precision: {why}')
+            self.get_logger().info(f'the precision report recommends {choice}: {why}')
+            if choice != values['precision']:
+                self.set_parameters([Parameter('precision', value=choice)])
+        problem = self._accuracy_floor_problem(str(values['precision']))
+        if problem:
+            raise AccelAiError(problem)
+
+    def _loader_for(self, precision: str) -> Loader:
+        return loader_for(self._values, precision)
 
     def _on_swap(self, runner: Optional[Runner], error: Optional[BaseException],
                  tag: str) -> None:
@@ -204,6 +240,7 @@ class InferenceNode(LifecycleNode):
             settings = ProcessingSettings.from_params(values).with_labels_file(
                 str(resolve_path(labels_file, str(values['model_dir']))) if labels_file
                 else '')
+            self._apply_precision_report()
             problem = check_precision(str(values['precision']), values)
             if problem:
                 raise AccelAiError(problem)

@@ -88,6 +88,22 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        read_only=True),
     _p('engines.int8', '', 'Model or engine file for INT8 (empty: not configured).',
        read_only=True),
+    _p('onnx_sources.fp32', '', 'ONNX file a TensorRT FP32 engine is built from when '
+       'engines.fp32 is missing or was built by another TensorRT version or GPU.',
+       read_only=True),
+    _p('onnx_sources.fp16', '', 'ONNX file (an FP16 model) the TensorRT FP16 engine is built '
+       'from.', read_only=True),
+    _p('onnx_sources.int8', '', 'ONNX file (a Q/DQ model) the TensorRT INT8 engine is built '
+       'from.', read_only=True),
+    _p('engine_cache_dir', '', 'Folder of built TensorRT engines, keyed by GPU, TensorRT '
+       'version, precision and ONNX hash (empty: ~/.cache/accel_ai_ros/engines).',
+       read_only=True),
+    _p('force_engine_update', False, 'Rebuild TensorRT engines from their ONNX sources even '
+       'when a cached engine fits.', read_only=True),
+    _p('allow_engine_plugins', False, 'Let TensorRT run plugin host code embedded in an '
+       'engine file (only for engines you trust).', read_only=True),
+    _p('gpu_device', 0, 'CUDA device the GPU backends run on.', read_only=True, min_value=0,
+       max_value=64),
     _p('model_dir', '', 'Folder that relative engine, labels and report paths are resolved '
        'against (empty: the current directory).', read_only=True),
     _p('backend', 'auto', 'Inference backend; auto picks it from the file suffix.',
@@ -97,6 +113,15 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        read_only=True),
     _p('intra_op_threads', 0, 'CPU threads ONNX Runtime may use for one inference '
        '(0: its default).', read_only=True, min_value=0, max_value=256),
+    _p('precision_report', '', 'Trade-off report (report.json of accel-ai-bench precision) '
+       'with the measured accuracy and latency of each precision (empty: none).',
+       read_only=True),
+    _p('use_recommended_precision', False, 'Start from the fastest configured precision '
+       'that the report says meets min_accuracy and max_latency_ms.', read_only=True),
+    _p('min_accuracy', 0.0, 'Refuse a precision whose measured accuracy in the report is '
+       'below this (0: no floor).', min_value=0.0, max_value=1.0),
+    _p('max_latency_ms', 0.0, 'Latency limit (p50) for use_recommended_precision '
+       '(0: no limit).', read_only=True, min_value=0.0, max_value=60000.0),
     _p('autostart', True, 'Configure and activate the lifecycle node by itself at start-up, '
        'for ros2 run users without a lifecycle manager.', read_only=True),
     # -- input ---------------------------------------------------------------------------
@@ -171,8 +196,9 @@ def resolve_path(path: str, model_dir: str) -> Path:
 
 
 def configured_precisions(values: Mapping[str, Any]) -> List[str]:
-    """Return the precisions whose ``engines.<precision>`` is not empty."""
-    return [p for p in PRECISIONS if str(values.get(f'engines.{p}', '') or '')]
+    """Return the precisions with an ``engines.<precision>`` or ``onnx_sources.<precision>``."""
+    return [p for p in PRECISIONS if str(values.get(f'engines.{p}', '') or '')
+            or str(values.get(f'onnx_sources.{p}', '') or '')]
 
 
 def check_value(spec: ParamSpec, value: Any) -> Optional[str]:
@@ -220,11 +246,20 @@ def check_precision(precision: str, values: Mapping[str, Any]) -> Optional[str]:
     failure is reported there, with the old engine still serving.
     """
     path = str(values.get(f'engines.{precision}', '') or '')
+    source = str(values.get(f'onnx_sources.{precision}', '') or '')
+    model_dir = str(values.get('model_dir', '') or '')
+    if source:
+        resolved_source = resolve_path(source, model_dir)
+        if not resolved_source.is_file():
+            return (f'ONNX source for {precision} not found at {resolved_source}; check '
+                    f'onnx_sources.{precision} and model_dir')
+        if not path or not resolve_path(path, model_dir).is_file():
+            return None  # the engine is built from the source on first use
     if not path:
         configured = configured_precisions(values) or ['none']
         return (f'precision {precision!r} has no engine: set engines.{precision} in the '
                 f'parameter file; configured precisions: {", ".join(configured)}')
-    resolved = resolve_path(path, str(values.get('model_dir', '') or ''))
+    resolved = resolve_path(path, model_dir)
     if not resolved.is_file():
         return (f'engine for {precision} not found at {resolved}; check engines.{precision} '
                 f'and model_dir, or build it (see the README)')

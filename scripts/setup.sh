@@ -82,6 +82,16 @@ else
   say "python packages up to date"
 fi
 
+# TensorRT's type stubs, for mypy only (test/test_tensorrt_typing.py). Kept beside the
+# environment: installed into it they would make an empty 'tensorrt' module importable, and
+# the package's own dependency on the tensorrt placeholder cannot install without NVIDIA's host.
+if [ "$DEV" = 1 ] && [ ! -d "$VENV/trt-stubs/tensorrt-stubs" ]; then
+  say "tensorrt-stubs (type stubs only) into $VENV/trt-stubs"
+  "$VPY" -m pip install --disable-pip-version-check -q --no-deps --target "$VENV/trt-stubs" \
+    tensorrt-stubs==10.13.0.35.1 2>&1 \
+    | { grep -v "^WARNING: Location '.*' is ignored: it is neither a file nor a directory" || true; }
+fi
+
 # --- 3. LD_LIBRARY_PATH as ros_wheels_bootstrapper computes it (cached for env.sh) --------
 if [ ! -s "$STATE/ld_library_path" ]; then
   # Ask the bootstrapper itself (its guard set, so that it does not re-exec this process).

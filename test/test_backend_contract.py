@@ -65,6 +65,14 @@ def _onnx_as_is(onnx_path: Path, tmp_path: Path) -> Path:
     return onnx_path
 
 
+def _tensorrt_engine(onnx_path: Path, tmp_path: Path) -> Path:
+    """Build a TensorRT engine with EngineFromOnnx + SaveEngine at PRECISIONS['tensorrt']."""
+    from accel_ai_ros.engines.builders import EngineFromOnnx
+    from accel_ai_ros.engines.builders import SaveEngine
+    engine = tmp_path / f'{onnx_path.stem}.{PRECISIONS["tensorrt"]}.engine'
+    return SaveEngine(EngineFromOnnx(onnx_path, PRECISIONS['tensorrt']), engine)()
+
+
 def _not_implemented(onnx_path: Path, tmp_path: Path) -> Path:
     """Skip until this backend's engine builder exists."""
     pytest.skip('engine builder not implemented yet')
@@ -75,8 +83,9 @@ def _not_implemented(onnx_path: Path, tmp_path: Path) -> Path:
 #: the builders land (e.g. ``lambda o, t: EngineFromOnnx(o, t / 'm.engine')()``).
 ENGINE_BUILDERS: Dict[str, EngineBuilder] = {
     'onnxruntime': _onnx_as_is,
-    'tensorrt': _not_implemented,
-    'torch': _not_implemented,
+    'tensorrt': _tensorrt_engine,
+    'torch': lambda onnx_path, tmp_path: __import__('test_torch_runner').pt2_from_onnx(
+        onnx_path, tmp_path),
 }
 
 #: backend -> precision its contract engine is built at.

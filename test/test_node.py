@@ -310,3 +310,48 @@ def test_frames_from_another_process_arrive(ros, engines):
     assert wait_for(lambda: node.counters.get('processed') >= 18, timeout=10.0), \
         node.counters.snapshot()
     assert qos_profile_sensor_data is not None
+
+
+def _report(tmp_path: Path, accuracies: Dict[str, float]) -> Path:
+    """Write a schema-valid trade-off report with one row per precision."""
+    from accel_ai_ros.tradeoff.report import FORMAT
+    from accel_ai_ros.tradeoff.report import save_report
+    rows = []
+    for i, (precision, accuracy) in enumerate(accuracies.items()):
+        latency = 3.0 - i
+        rows.append({
+            'variant': f'm_{precision}', 'precision': precision, 'backend': 'onnxruntime',
+            'path': f'm_{precision}.onnx', 'size_bytes': 1000, 'latency_p50_ms': latency,
+            'latency_p95_ms': latency, 'latency_p99_ms': latency, 'throughput_fps': 1.0,
+            'infer_p50_ms': latency, 'infer_p95_ms': latency, 'infer_p99_ms': latency,
+            'infer_throughput_fps': 1.0, 'peak_memory_mb': None, 'baseline_memory_mb': None,
+            'accuracy_metric': 'top1', 'accuracy': accuracy, 'metrics': {}, 'agreement': {}})
+    report = {'format': FORMAT, 'created': '', 'machine': {}, 'versions': {}, 'dataset': {},
+              'task': 'classification', 'settings': {}, 'reference': 'fp32', 'rows': rows,
+              'skipped': []}
+    return save_report(report, tmp_path / 'report.json')
+
+
+def test_precision_report_picks_the_recommended_precision_and_holds_the_floor(
+        ros, engines, tmp_path):
+    report = _report(tmp_path, {'fp32': 0.97, 'fp16': 0.96})
+    node = make_node(ros, unique_ns(), classifier_params(
+        engines, precision_report=str(report), use_recommended_precision=True,
+        min_accuracy=0.965))
+    assert wait_for(lambda: node._pipeline is not None)
+    # fp16 is faster in the report but below the floor: the node starts from fp32.
+    assert node.get_parameter('precision').value == 'fp32'
+    refused = node.set_parameters([Parameter('precision', value='fp16')])[0]
+    assert not refused.successful and 'min_accuracy' in refused.reason
+    assert node.set_parameters([Parameter('min_accuracy', value=0.95)])[0].successful
+    assert node.set_parameters([Parameter('precision', value='fp16')])[0].successful
+    assert wait_for(lambda: node._serving_precision == 'fp16')
+
+
+def test_precision_report_with_no_qualifying_precision_fails_configure(ros, engines, tmp_path):
+    report = _report(tmp_path, {'fp32': 0.90, 'fp16': 0.89})
+    node = make_node(ros, unique_ns(), classifier_params(
+        engines, autostart=False, precision_report=str(report),
+        use_recommended_precision=True, min_accuracy=0.95))
+    assert node.trigger_configure() == FAILURE
+    assert 'no configured precision' in node._last_error

@@ -53,6 +53,10 @@ INSTALL_HINTS: Dict[str, str] = {
 _cache: Dict[str, object] = {}
 
 
+#: An attribute the real library has and a stub-only or placeholder package lacks.
+_REQUIRED_ATTRIBUTE = {'tensorrt': 'Runtime', 'torch': 'Tensor'}
+
+
 def _check_name(name: str) -> None:
     """Raise ParameterError when ``name`` is not a known backend."""
     if name not in MODULES:
@@ -65,7 +69,12 @@ def _import(name: str) -> object:
     _check_name(name)
     if name not in _cache:
         try:
-            _cache[name] = importlib.import_module(MODULES[name])
+            module = importlib.import_module(MODULES[name])
+            marker = _REQUIRED_ATTRIBUTE.get(name)
+            if marker and not hasattr(module, marker):
+                raise ImportError(f'{MODULES[name]} has no {marker}: only type stubs or a '
+                                  'placeholder package are installed')
+            _cache[name] = module
         except Exception as error:  # noqa: B902 - broken CUDA libraries raise OSError etc.
             text = ' '.join(str(error).split()) or type(error).__name__
             _cache[name] = f'{type(error).__name__}: {text}'

@@ -103,7 +103,7 @@ def check_report(report: Report) -> None:
         raise ReportError(f'report format {report["format"]!r} is not {FORMAT}; regenerate '
                           f'it with this version of accel-ai-bench precision')
     if not isinstance(report['rows'], list):
-        raise ReportError('the report\'s rows are not a list')
+        raise ReportError("the report's rows are not a list")
     for row in report['rows']:
         if not isinstance(row, dict):
             raise ReportError('a report row is not an object')

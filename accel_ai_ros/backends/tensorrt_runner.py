@@ -1,0 +1,656 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The TensorRT backend: a serialized engine behind the :class:`Runner` contract.
+
+Device memory, pinned host memory, streams and events come from NVIDIA's cuda-python
+(``cuda.bindings.runtime``; older releases ``from cuda import cudart``), not PyCUDA:
+``pycuda.autoinit`` binds a CUDA context to the thread that imports it, while the node infers
+in a worker thread, and PyCUDA has no Jetson wheels. The CUDA runtime API of cuda-python uses
+the device's primary context from any thread and installs from PyPI on x86 and Jetson alike.
+
+Only the TensorRT 10/11 named-tensor API is used (``num_io_tensors``, ``set_input_shape``,
+``set_tensor_address``, ``execute_async_v3``). Runners of one process share one deserialized
+engine per file (keyed by real path, mtime and size, reference-counted) and each owns an
+execution context, a CUDA stream, two timing events and buffers that are allocated once per
+shape and reused. TensorRT and cuda-python are imported when a runner activates.
+"""
+
+import ctypes
+import importlib
+import json
+import logging
+import os
+from pathlib import Path
+import re
+import threading
+import time
+from types import ModuleType
+from typing import Any
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+from typing import TYPE_CHECKING
+from typing import Union
+
+import numpy as np
+
+from accel_ai_ros.backends.base import Dim
+from accel_ai_ros.backends.base import Runner
+from accel_ai_ros.backends.base import TensorInfo
+from accel_ai_ros.backends.registry import INSTALL_HINTS
+from accel_ai_ros.backends.registry import require_backend
+from accel_ai_ros.engines.manifest import EngineManifest
+from accel_ai_ros.engines.manifest import platform_mismatches
+from accel_ai_ros.engines.manifest import PlatformInfo
+from accel_ai_ros.engines.manifest import read_manifest
+from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.errors import EngineError
+from accel_ai_ros.errors import InferenceError
+from accel_ai_ros.image_codec import DecodedImage
+from accel_ai_ros.preprocess import PreprocessSpec
+from accel_ai_ros.transform import ImageTransform
+
+if TYPE_CHECKING:
+    import tensorrt as trt_types  # noqa: F401 - used in string annotations
+
+logger = logging.getLogger('accel_ai_ros')
+
+#: TensorRT DataType names and the numpy dtypes this runner exchanges for them.
+TRT_DTYPES: Dict[str, np.dtype] = {
+    'FLOAT': np.dtype(np.float32),
+    'HALF': np.dtype(np.float16),
+    'INT8': np.dtype(np.int8),
+    'UINT8': np.dtype(np.uint8),
+    'INT32': np.dtype(np.int32),
+    'INT64': np.dtype(np.int64),
+    'BOOL': np.dtype(np.bool_),
+}
+
+CUDA_PYTHON_HINT = ('pip install cuda-python with the major version of your CUDA (e.g. '
+                    "'cuda-python>=12,<13' for CUDA 12 and JetPack 6)")
+
+# Words of an inspector 'Format/Datatype' or 'DataType' text -> precision name.
+_PRECISION_WORDS = {
+    'fp32': 'fp32', 'float': 'fp32', 'fp16': 'fp16', 'half': 'fp16', 'bf16': 'bf16',
+    'bfloat16': 'bf16', 'int8': 'int8', 'fp8': 'fp8', 'e4m3': 'fp8', 'int4': 'int4',
+    'fp4': 'fp4', 'int32': 'int32', 'int64': 'int64', 'bool': 'bool', 'uint8': 'uint8',
+}
+
+
+# -- pure helpers (tested without TensorRT) --------------------------------------------------
+
+def one_line(text: str) -> str:
+    """Collapse whitespace (newlines included) to single spaces."""
+    return ' '.join(str(text).split())
+
+
+def numpy_dtype(trt_type_name: str, tensor: str = '') -> np.dtype:
+    """Map a TensorRT DataType name ('FLOAT', 'HALF', ...) to numpy; EngineError if none."""
+    dtype = TRT_DTYPES.get(trt_type_name.upper())
+    if dtype is None:
+        raise EngineError(
+            f'engine tensor {tensor!r} has TensorRT type {trt_type_name}, which this package '
+            f'cannot exchange; supported: {", ".join(TRT_DTYPES)}. Re-export the model with '
+            f'FP32/FP16 inputs and outputs (keep_io_types) and rebuild the engine')
+    return dtype
+
+
+def dims_list(dims: Any) -> List[int]:
+    """Return TensorRT ``Dims`` (or any sequence) as a list of ints."""
+    return [int(dims[i]) for i in range(len(dims))]
+
+
+def dims_to_shape(dims: Any) -> Tuple[Dim, ...]:
+    """Turn TensorRT dimensions into a shape whose dynamic (-1) entries are None."""
+    return tuple(d if d >= 0 else None for d in dims_list(dims))
+
+
+def profile_problem(name: str, shape: Sequence[int], minimum: Sequence[int],
+                    maximum: Sequence[int]) -> Optional[str]:
+    """Return why ``shape`` lies outside the optimization profile [min, max], or None."""
+    shape, minimum, maximum = tuple(shape), tuple(minimum), tuple(maximum)
+    if len(shape) == len(minimum) == len(maximum) and all(
+            lo <= got <= hi for got, lo, hi in zip(shape, minimum, maximum)):
+        return None
+    return (f"input {name!r} has shape {shape}, outside the engine's optimization profile "
+            f'(min {minimum}, max {maximum}); resize the input into that range or rebuild the '
+            f'engine with a wider profile (accel-ai-build --min-shape/--max-shape)')
+
+
+def layer_precision(layer: Any) -> str:
+    """Return the precision one inspector layer runs in, read from its tensor types.
+
+    A layer's precision is the type of its first input with a known type (its first output
+    when it has none). Works on TensorRT 10 ('Format/Datatype' text) and TensorRT 11
+    ('DataType' field) layouts; 'unknown' when the engine lists layer names only.
+    """
+    if not isinstance(layer, dict):
+        return 'unknown'
+    for key in ('Inputs', 'Outputs'):
+        for desc in layer.get(key) or []:
+            if not isinstance(desc, dict):
+                continue
+            for field in ('DataType', 'Format/Datatype', 'Format/DataType'):
+                words = re.findall(r'[a-z0-9]+', str(desc.get(field, '')).lower())
+                found = [_PRECISION_WORDS[w] for w in words if w in _PRECISION_WORDS]
+                if found:
+                    return found[0]
+    return 'unknown'
+
+
+def summarize_layer_precisions(engine_json: str) -> Dict[str, int]:
+    """Count the layers per precision in ``IEngineInspector`` JSON output.
+
+    ``engine_json`` is what ``get_engine_information(LayerInformationFormat.JSON)`` returns:
+    ``{"Layers": [...], ...}``. Layer entries are objects under ProfilingVerbosity.DETAILED and
+    plain names otherwise (counted as 'unknown'). Raises ValueError for text that is not such
+    JSON.
+    """
+    data = json.loads(engine_json)
+    layers = data.get('Layers') if isinstance(data, dict) else None
+    if not isinstance(layers, list):
+        raise ValueError('engine information has no "Layers" list')
+    counts: Dict[str, int] = {}
+    for layer in layers:
+        precision = layer_precision(layer)
+        counts[precision] = counts.get(precision, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def format_precision_summary(counts: Dict[str, int]) -> str:
+    """Return e.g. '41 layers: fp16 38, fp32 3', or why precisions are unknown."""
+    total = sum(counts.values())
+    if not total:
+        return 'no layers reported'
+    if set(counts) == {'unknown'}:
+        return (f'{total} layers, precisions unknown: the engine was built without '
+                f'ProfilingVerbosity.DETAILED; rebuild it with accel-ai-build to see them')
+    return f'{total} layers: ' + ', '.join(f'{name} {count}' for name, count in counts.items())
+
+
+def precision_warning(requested: str, counts: Dict[str, int]) -> Optional[str]:
+    """Return a warning when an engine asked for ``requested`` runs no layer in it."""
+    known = {k: v for k, v in counts.items() if k != 'unknown'}
+    if not known or requested not in ('fp16', 'int8') or known.get(requested, 0):
+        return None
+    return (f'the engine was built as {requested} but runs no {requested} layer '
+            f'({format_precision_summary(counts)}); under strong typing the precision comes '
+            f'from the ONNX model: make an {requested} model with accel-ai-variants and rebuild')
+
+
+def deserialize_failure_message(
+    path: Union[str, 'os.PathLike[str]'], size: int, here: Optional[PlatformInfo],
+    manifest: Optional[EngineManifest], trt_errors: Sequence[str], allow_plugins: bool,
+) -> str:
+    """Return the one-line EngineError text for an engine TensorRT will not deserialize."""
+    parts = [f'TensorRT cannot deserialize engine {str(path)!r} ({size} bytes): it is '
+             f'truncated or corrupt (re-copy it), or was built for another TensorRT version '
+             f'or GPU']
+    if here is not None:
+        parts.append(f'this process has {here.describe()}')
+    if manifest is None:
+        parts.append('no manifest beside it says what it was built with')
+    else:
+        text = f'its manifest says: {manifest.describe()}'
+        if here is not None:
+            mismatches = platform_mismatches(manifest.platform, here)
+            if mismatches:
+                text += ' - built for ' + ', '.join(mismatches)
+        parts.append(text)
+    parts.append('rebuild it for this machine with accel-ai-build, or configure its ONNX '
+                 'source so that the node rebuilds it')
+    errors = ' '.join(trt_errors)
+    if not allow_plugins and re.search(r'host code|plugin|lean', errors, re.IGNORECASE):
+        parts.append('if it embeds plugin or lean-runtime host code and you trust it, set '
+                     'allow_plugins')
+    text = '; '.join(parts)
+    if trt_errors:
+        text += f' [TensorRT: {"; ".join(trt_errors[-3:])}]'
+    return one_line(text)
+
+
+# -- TensorRT and CUDA adapters --------------------------------------------------------------
+
+def import_tensorrt() -> ModuleType:
+    """Import TensorRT, refusing a module that is only the ``tensorrt-stubs`` type stubs."""
+    trt = require_backend('tensorrt')
+    if not hasattr(trt, 'Runtime'):
+        raise BackendUnavailableError(
+            f'the tensorrt module found ({list(getattr(trt, "__path__", []))}) is only type '
+            f'stubs (tensorrt-stubs), not TensorRT; {INSTALL_HINTS["tensorrt"]}')
+    return trt
+
+
+def import_cudart() -> Any:
+    """Import cuda-python's CUDA runtime module (new and old layouts)."""
+    try:
+        return importlib.import_module('cuda.bindings.runtime')
+    except ImportError:
+        pass
+    try:
+        return importlib.import_module('cuda.cudart')
+    except ImportError as error:
+        raise BackendUnavailableError(
+            f'the tensorrt backend needs NVIDIA cuda-python for device memory, streams and '
+            f'events ({error}); {CUDA_PYTHON_HINT}') from None
+
+
+def cuda_call(cudart: Any, result: Any, what: str) -> Any:
+    """Check a cuda-python ``(error, *values)`` result; return the value(s)."""
+    err, values = result[0], tuple(result[1:])
+    if err != cudart.cudaError_t.cudaSuccess:
+        name = cudart.cudaGetErrorName(err)[1]
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        raise InferenceError(f'CUDA {what} failed: {name}; check the GPU with nvidia-smi '
+                             f'(or tegrastats on Jetson) and the device index')
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def device_platform(device: int = 0) -> PlatformInfo:
+    """Return this process's TensorRT version and the name/compute capability of ``device``."""
+    trt = import_tensorrt()
+    cudart = import_cudart()
+    props = cuda_call(cudart, cudart.cudaGetDeviceProperties(device), 'cudaGetDeviceProperties')
+    name = props.name
+    name = name.decode(errors='replace') if isinstance(name, bytes) else str(name)
+    return PlatformInfo(str(trt.__version__), name.rstrip('\x00').strip(),
+                        f'{props.major}.{props.minor}')
+
+
+class _TrtLog:
+    """One TensorRT logger per process (TensorRT wants one); keeps the recent errors."""
+
+    _instance: Any = None
+    _lock = threading.Lock()
+    errors: List[str] = []
+
+    @classmethod
+    def get(cls) -> Any:
+        """Return the process-wide ``trt.ILogger`` that forwards to the package logger."""
+        with cls._lock:
+            if cls._instance is None:
+                import tensorrt as trt
+
+                class _Logger(trt.ILogger):  # type: ignore[misc]
+                    def __init__(self) -> None:
+                        trt.ILogger.__init__(self)
+
+                    def log(self, severity: Any, msg: str) -> None:
+                        if severity in (trt.ILogger.Severity.INTERNAL_ERROR,
+                                        trt.ILogger.Severity.ERROR):
+                            _TrtLog.errors = (_TrtLog.errors + [one_line(msg)])[-8:]
+                            logger.debug('TensorRT error: %s', msg)
+                        elif severity == trt.ILogger.Severity.WARNING:
+                            logger.debug('TensorRT warning: %s', msg)
+
+                cls._instance = _Logger()
+                trt.init_libnvinfer_plugins(cls._instance, '')
+            return cls._instance
+
+    @classmethod
+    def take_errors(cls) -> List[str]:
+        """Return and forget the errors logged since the last call."""
+        errors, cls.errors = cls.errors, []
+        return errors
+
+
+class _SharedEngines:
+    """Deserialized engines shared by the runners of this process, reference-counted."""
+
+    _lock = threading.Lock()
+    _entries: Dict[Tuple[Any, ...], List[Any]] = {}  # key -> [runtime, engine, refs]
+
+    @classmethod
+    def acquire(cls, path: Path, allow_plugins: bool, shared: bool,
+                device: int) -> Tuple[Tuple[Any, ...], 'trt_types.ICudaEngine']:
+        """Return (key, engine) for ``path``, deserializing it once per process."""
+        stat = path.stat()
+        key: Tuple[Any, ...] = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size,
+                                allow_plugins, device)
+        if not shared:
+            key = key + (object(),)
+        with cls._lock:
+            entry = cls._entries.get(key)
+            if entry is None:
+                runtime, engine = _deserialize(path, stat.st_size, allow_plugins, device)
+                entry = cls._entries[key] = [runtime, engine, 0]
+            entry[2] += 1
+            return key, entry[1]
+
+    @classmethod
+    def release(cls, key: Tuple[Any, ...]) -> None:
+        """Drop one reference; free the engine with the last one."""
+        with cls._lock:
+            entry = cls._entries.get(key)
+            if entry is not None:
+                entry[2] -= 1
+                if entry[2] <= 0:
+                    del cls._entries[key]
+
+
+def _deserialize(path: Path, size: int, allow_plugins: bool,
+                 device: int) -> Tuple['trt_types.Runtime', 'trt_types.ICudaEngine']:
+    """Deserialize ``path``; raise the explanatory EngineError when TensorRT refuses it."""
+    import tensorrt as trt
+    log = _TrtLog.get()
+    _TrtLog.take_errors()
+    runtime = trt.Runtime(log)
+    # Engines may embed host code (plugins, lean/dispatch runtimes): run it only when asked.
+    runtime.engine_host_code_allowed = bool(allow_plugins)
+    engine = runtime.deserialize_cuda_engine(path.read_bytes()) if size else None
+    if engine is None:
+        try:
+            here: Optional[PlatformInfo] = device_platform(device)
+        except AccelAiError:
+            here = None
+        raise EngineError(deserialize_failure_message(
+            path, size, here, read_manifest(path), _TrtLog.take_errors(), allow_plugins))
+    return runtime, engine
+
+
+class _Buffer:
+    """Device memory, or pinned host memory seen as numpy, grown only when too small."""
+
+    def __init__(self, cudart: Any, pinned: bool) -> None:
+        self._cudart = cudart
+        self._pinned = pinned
+        self.ptr = 0
+        self.nbytes = 0
+
+    def ensure(self, nbytes: int) -> int:
+        """Make room for ``nbytes``; return the pointer."""
+        if nbytes > self.nbytes:
+            self.free()
+            alloc = self._cudart.cudaMallocHost if self._pinned else self._cudart.cudaMalloc
+            self.ptr = int(cuda_call(self._cudart, alloc(max(nbytes, 1)), 'memory allocation'))
+            self.nbytes = max(nbytes, 1)
+        return self.ptr
+
+    def view(self, shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
+        """Return the pinned memory as an array of ``shape`` and ``dtype``."""
+        count = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        raw = (ctypes.c_uint8 * max(self.nbytes, 1)).from_address(self.ptr)
+        return np.frombuffer(memoryview(raw).cast('B'), dtype=np.uint8,
+                             count=count).view(dtype).reshape(shape)
+
+    def free(self) -> None:
+        """Release the memory."""
+        if self.ptr:
+            release = self._cudart.cudaFreeHost if self._pinned else self._cudart.cudaFree
+            release(self.ptr)
+            self.ptr = 0
+            self.nbytes = 0
+
+
+class TensorRTRunner(Runner):
+    """Run a serialized TensorRT engine (.engine/.plan) on one GPU.
+
+    ``allow_plugins`` lets TensorRT run host code embedded in the engine (plugins, lean or
+    dispatch runtimes): enable it only for engines you trust. ``shared_engines`` shares one
+    deserialized engine between the runners of this process that load the same file.
+    ``last_gpu_ms`` is the engine's own GPU time, measured with CUDA events.
+    """
+
+    backend_name = 'tensorrt'
+
+    def __init__(self, path: Union[str, 'os.PathLike[str]'], device: int = 0,
+                 allow_plugins: bool = False, shared_engines: bool = True) -> None:
+        self.path = Path(path)
+        super().__init__(self.path.name)
+        self.device = int(device)
+        self.allow_plugins = bool(allow_plugins)
+        self.shared_engines = bool(shared_engines)
+        self.last_gpu_ms = 0.0
+        self.layer_precisions: Dict[str, int] = {}
+        self._cudart: Any = None
+        self._key: Optional[Tuple[Any, ...]] = None
+        self._engine: Optional['trt_types.ICudaEngine'] = None
+        self._context: Optional['trt_types.IExecutionContext'] = None
+        self._stream = 0
+        self._events: Tuple[Any, ...] = ()
+        self._inputs: List[TensorInfo] = []
+        self._outputs: List[TensorInfo] = []
+        self._profiles: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {}
+        self._device_buffers: Dict[str, _Buffer] = {}
+        self._host_buffers: Dict[str, _Buffer] = {}
+        self._gpu_pre: Any = None
+        self._gpu_pre_spec: Optional[PreprocessSpec] = None
+        self._gpu_pre_unavailable = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def _activate(self) -> None:
+        """Deserialize (or share) the engine; create context, stream, events; read IO."""
+        if not self.path.exists():
+            raise EngineError(f'TensorRT engine {str(self.path)!r} does not exist; check the '
+                              f'engines.<precision> parameter / path, or configure its ONNX '
+                              f'source so that it is built')
+        import_tensorrt()
+        cudart = import_cudart()
+        cuda_call(cudart, cudart.cudaSetDevice(self.device), f'cudaSetDevice({self.device})')
+        self._cudart = cudart
+        try:
+            self._key, engine = _SharedEngines.acquire(
+                self.path, self.allow_plugins, self.shared_engines, self.device)
+            self._engine = engine
+            self._context = engine.create_execution_context()
+            if self._context is None:
+                raise EngineError(f'TensorRT could not create an execution context for '
+                                  f'{str(self.path)!r} (out of GPU memory?); free GPU memory '
+                                  f'or use a smaller engine')
+            self._stream = int(cuda_call(cudart, cudart.cudaStreamCreateWithFlags(
+                cudart.cudaStreamNonBlocking), 'cudaStreamCreateWithFlags'))
+            self._events = (cuda_call(cudart, cudart.cudaEventCreate(), 'cudaEventCreate'),
+                            cuda_call(cudart, cudart.cudaEventCreate(), 'cudaEventCreate'))
+            self._read_io(engine)
+            self._log_layer_precisions(engine)
+        except BaseException:
+            self._deactivate()
+            raise
+
+    def _read_io(self, engine: 'trt_types.ICudaEngine') -> None:
+        """Describe the engine's inputs and outputs, with profile 0's range per input."""
+        import tensorrt as trt
+        for index in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(index)
+            dtype = numpy_dtype(engine.get_tensor_dtype(name).name, name)
+            info = TensorInfo(name, dims_to_shape(engine.get_tensor_shape(name)), dtype)
+            if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                self._inputs.append(info)
+                if not info.is_static:
+                    low, _, high = engine.get_tensor_profile_shape(name, 0)
+                    self._profiles[name] = (tuple(dims_list(low)), tuple(dims_list(high)))
+            else:
+                self._outputs.append(info)
+
+    def _log_layer_precisions(self, engine: 'trt_types.ICudaEngine') -> None:
+        """Log how many layers run in each precision (IEngineInspector, JSON)."""
+        import tensorrt as trt
+        try:
+            inspector = engine.create_engine_inspector()
+            text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
+            self.layer_precisions = summarize_layer_precisions(text)
+        except (ValueError, RuntimeError, AttributeError) as error:
+            logger.info('%s: layer precisions unavailable (%s)', self.name, one_line(str(error)))
+            return
+        logger.info('%s runs %s', self.name, format_precision_summary(self.layer_precisions))
+        manifest = read_manifest(self.path)
+        warning = precision_warning(manifest.precision if manifest else '',
+                                    self.layer_precisions)
+        if warning:
+            logger.warning('%s: %s', self.name, warning)
+
+    def _deactivate(self) -> None:
+        """Free buffers, events, stream and context; release the shared engine."""
+        cudart = self._cudart
+        if self._gpu_pre is not None:
+            self._gpu_pre.close()
+            self._gpu_pre = None
+            self._gpu_pre_spec = None
+        for buffer in list(self._device_buffers.values()) + list(self._host_buffers.values()):
+            buffer.free()
+        self._device_buffers, self._host_buffers = {}, {}
+        if cudart is not None:
+            for event in self._events:
+                cudart.cudaEventDestroy(event)
+            if self._stream:
+                cudart.cudaStreamDestroy(self._stream)
+        self._events, self._stream = (), 0
+        self._context = None
+        self._engine = None
+        if self._key is not None:
+            _SharedEngines.release(self._key)
+            self._key = None
+        self._inputs, self._outputs, self._profiles = [], [], {}
+
+    # -- metadata ----------------------------------------------------------------------
+    def inputs(self) -> List[TensorInfo]:
+        """Describe the engine's inputs; dynamic dimensions are None."""
+        self._require_active()
+        return list(self._inputs)
+
+    def outputs(self) -> List[TensorInfo]:
+        """Describe the engine's outputs; dynamic dimensions are None."""
+        self._require_active()
+        return list(self._outputs)
+
+    def _require_active(self) -> None:
+        """Raise InferenceError when the runner has no context."""
+        if self._context is None:
+            raise InferenceError(f'runner {self.name!r} is not active; call activate() first')
+
+    # -- inference ---------------------------------------------------------------------
+    def _set_input(self, name: str, shape: Tuple[int, ...], nbytes: int) -> int:
+        """Check ``shape`` against the profile, set it, return the input's device pointer."""
+        assert self._context is not None
+        if name in self._profiles:
+            problem = profile_problem(name, shape, *self._profiles[name])
+            if problem:
+                raise InferenceError(problem)
+        if not self._context.set_input_shape(name, shape):
+            raise InferenceError(f'TensorRT refused shape {shape} for input {name!r}; '
+                                 f'{self.describe()}')
+        buffer = self._device_buffers.setdefault(name, _Buffer(self._cudart, pinned=False))
+        ptr = buffer.ensure(nbytes)
+        self._context.set_tensor_address(name, ptr)
+        return ptr
+
+    def _infer(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """Copy the feed to the device, execute, copy outputs back; synchronised."""
+        cudart = self._cudart
+        self._require_active()
+        for name, array in feed.items():
+            array = np.ascontiguousarray(array)
+            ptr = self._set_input(name, tuple(array.shape), array.nbytes)
+            host = self._host_buffers.setdefault(name, _Buffer(cudart, pinned=True))
+            host.ensure(array.nbytes)
+            staged = host.view(array.shape, array.dtype)
+            np.copyto(staged, array)
+            cuda_call(cudart, cudart.cudaMemcpyAsync(
+                ptr, host.ptr, array.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice,
+                self._stream), 'host-to-device copy')
+        return self._execute()
+
+    def _execute(self) -> Dict[str, np.ndarray]:
+        """Run the engine on the stream with inputs already in place; return host outputs."""
+        cudart, context = self._cudart, self._context
+        assert context is not None
+        shapes = {}
+        for info in self._outputs:
+            shape = tuple(dims_list(context.get_tensor_shape(info.name)))
+            if any(d < 0 for d in shape):
+                raise InferenceError(
+                    f'output {info.name!r} of {self.name!r} has a data-dependent shape '
+                    f'{shape}; such engines are not supported, export the model with '
+                    f'fixed-size outputs')
+            shapes[info.name] = shape
+            nbytes = int(np.prod(shape, dtype=np.int64)) * info.dtype.itemsize
+            device = self._device_buffers.setdefault(info.name, _Buffer(cudart, pinned=False))
+            context.set_tensor_address(info.name, device.ensure(nbytes))
+            self._host_buffers.setdefault(info.name, _Buffer(cudart, pinned=True)).ensure(nbytes)
+        start, end = self._events
+        cuda_call(cudart, cudart.cudaEventRecord(start, self._stream), 'cudaEventRecord')
+        if not context.execute_async_v3(self._stream):
+            raise InferenceError(f'TensorRT failed running {self.name!r}: '
+                                 f'{"; ".join(_TrtLog.take_errors()) or "no detail"}; check '
+                                 f'the inputs against: {self.describe()}')
+        cuda_call(cudart, cudart.cudaEventRecord(end, self._stream), 'cudaEventRecord')
+        outputs = {}
+        for info in self._outputs:
+            host = self._host_buffers[info.name]
+            view = host.view(shapes[info.name], info.dtype)
+            cuda_call(cudart, cudart.cudaMemcpyAsync(
+                host.ptr, self._device_buffers[info.name].ptr, view.nbytes,
+                cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self._stream),
+                'device-to-host copy')
+            outputs[info.name] = view
+        cuda_call(cudart, cudart.cudaStreamSynchronize(self._stream), 'cudaStreamSynchronize')
+        self.last_gpu_ms = float(cuda_call(cudart, cudart.cudaEventElapsedTime(start, end),
+                                           'cudaEventElapsedTime'))
+        # Copies: the pinned buffers are reused by the next call.
+        return {name: np.array(view) for name, view in outputs.items()}
+
+    def _gpu_preprocessor(self, spec: PreprocessSpec) -> Any:
+        """Return a GpuPreprocessor for ``spec``, or None when GPU preprocessing is absent."""
+        if self._gpu_pre_unavailable:
+            return None
+        if self._gpu_pre is not None and self._gpu_pre_spec == spec:
+            return self._gpu_pre
+        if self._gpu_pre is not None:
+            self._gpu_pre.close()
+            self._gpu_pre = None
+        try:
+            module = importlib.import_module('accel_ai_ros.gpu.preprocess')
+            self._gpu_pre = module.GpuPreprocessor(spec, device=self.device)
+        except (ImportError, AttributeError, AccelAiError) as error:
+            self._gpu_pre_unavailable = True
+            logger.info('%s: preprocessing on the CPU (GPU preprocessing unavailable: %s)',
+                        self.name, one_line(str(error)))
+            return None
+        self._gpu_pre_spec = spec
+        return self._gpu_pre
+
+    def run_image(self, image: DecodedImage,
+                  spec: PreprocessSpec) -> Tuple[Dict[str, np.ndarray], ImageTransform]:
+        """Preprocess on the GPU straight into the engine's input, then infer.
+
+        Falls back to the CPU path of :meth:`Runner.run_image` when GPU preprocessing is not
+        available or the engine takes more than one input.
+        """
+        if not self.is_active:
+            raise InferenceError(f'runner {self.name!r} is not active; call activate() first')
+        infos = self.inputs()
+        pre = self._gpu_preprocessor(spec) if len(infos) == 1 else None
+        if pre is None:
+            return super().run_image(image, spec)
+        start = time.perf_counter()
+        info = infos[0]
+        dtype = np.dtype(spec.dtype)
+        problem = info.matches(np.broadcast_to(np.zeros((), dtype), spec.output_shape))
+        if problem:
+            raise InferenceError(problem)
+        shape = tuple(spec.output_shape)
+        ptr = self._set_input(info.name, shape,
+                              int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+        transform = pre(image, ptr, self._stream)
+        begin = time.perf_counter()
+        self.last_preprocess_ms = (begin - start) * 1e3
+        outputs = self._execute()
+        self.last_inference_ms = (time.perf_counter() - begin) * 1e3
+        return outputs, transform

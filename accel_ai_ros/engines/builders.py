@@ -1,0 +1,484 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Build TensorRT engines from ONNX: small callables named for what they make.
+
+In the style of Polygraphy: ``SaveEngine(EngineFromOnnx('m.onnx', 'fp16'), 'm.engine')()``.
+
+Precision on TensorRT 11 comes from the ONNX model itself (strong typing): an FP16 model
+builds an FP16 engine, a model with QuantizeLinear/DequantizeLinear (Q/DQ) nodes an INT8 one;
+``BuilderFlag.FP16``/``INT8`` and calibrators are gone. On TensorRT 10 ``legacy_flags`` still
+sets those flags for users who rely on them. :func:`precision_build_plan` (flags per TensorRT
+major version) and :func:`inspect_onnx` / :func:`check_precision_request` (does the model
+fit the request?) are pure and tested without TensorRT; the classes below are a thin adapter.
+"""
+
+from dataclasses import dataclass
+import logging
+import os
+from pathlib import Path
+import re
+import time
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import List
+from typing import Mapping
+from typing import Optional
+from typing import Tuple
+from typing import TYPE_CHECKING
+from typing import Union
+
+from accel_ai_ros.engines.manifest import atomic_write
+from accel_ai_ros.engines.manifest import EngineManifest
+from accel_ai_ros.engines.manifest import make_manifest
+from accel_ai_ros.engines.manifest import sha256_file
+from accel_ai_ros.engines.manifest import write_manifest
+from accel_ai_ros.errors import EngineError
+from accel_ai_ros.errors import ParameterError
+
+if TYPE_CHECKING:
+    import tensorrt as trt_types  # noqa: F401 - used in string annotations
+
+logger = logging.getLogger('accel_ai_ros')
+
+PathLike = Union[str, 'os.PathLike[str]']
+Shape = Tuple[int, ...]
+#: input name -> (min, opt, max) shapes of the optimization profile.
+ProfileShapes = Mapping[str, Tuple[Shape, Shape, Shape]]
+Progress = Callable[[str], None]
+
+PRECISIONS: Tuple[str, ...] = ('fp32', 'fp16', 'int8')
+
+VARIANTS_HINT = 'make one with accel-ai-variants (or NVIDIA ModelOpt AutoCast)'
+QDQ_HINT = ('quantize the model with Q/DQ nodes: accel-ai-variants, '
+            'onnxruntime.quantization.quantize_static(..., quant_format=QuantFormat.QDQ) or '
+            'NVIDIA ModelOpt')
+_QOPERATOR_OPS = frozenset({'QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger',
+                            'QLinearAdd', 'QLinearMul', 'QLinearSigmoid', 'QLinearConcat',
+                            'QLinearGlobalAveragePool', 'QLinearLeakyRelu', 'QGemm'})
+_ONNX_FLOAT, _ONNX_FLOAT16, _ONNX_BFLOAT16 = 1, 10, 16
+
+
+# -- pure decisions --------------------------------------------------------------------------
+
+def trt_major(version: str) -> int:
+    """Return the major number of a TensorRT version string ('10.3.0.26' -> 10)."""
+    match = re.match(r'\s*(\d+)', str(version))
+    if not match:
+        raise ParameterError(f'cannot read a TensorRT version from {version!r}')
+    return int(match.group(1))
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """How to build one precision: network creation mode and builder flags (by name)."""
+
+    precision: str
+    strongly_typed: bool
+    flags: Tuple[str, ...]
+
+
+def precision_build_plan(precision: str, major: int, legacy_flags: bool = False,
+                         strongly_typed: Union[str, bool] = 'auto') -> BuildPlan:
+    """Decide network typing and builder flags for ``precision`` on TensorRT ``major``.
+
+    TensorRT 11 builds every network strongly typed and has no precision flags: asking for
+    ``legacy_flags`` there raises ParameterError. On TensorRT 10 ``strongly_typed='auto'``
+    means strongly typed unless ``legacy_flags`` asks for weak typing with BuilderFlag.FP16
+    (fp16) or FP16+INT8 (int8: layers without Q/DQ scales fall back to FP16).
+    """
+    if precision not in PRECISIONS:
+        raise ParameterError(f'precision {precision!r} is not supported; use one of '
+                             f'{", ".join(PRECISIONS)}')
+    if strongly_typed not in ('auto', True, False):
+        raise ParameterError(f"strongly_typed must be 'auto', true or false, got "
+                             f'{strongly_typed!r}')
+    if major < 10:
+        raise ParameterError(f'TensorRT {major}.x is too old: accel_ai_ros needs TensorRT 10 '
+                             f'or newer (JetPack 6 on Jetson)')
+    if major >= 11:
+        if legacy_flags:
+            raise ParameterError(
+                f'legacy_flags (BuilderFlag.FP16/INT8) were removed in TensorRT {major}; the '
+                f'precision comes from the ONNX model: for fp16 {VARIANTS_HINT}, for int8 '
+                f'{QDQ_HINT}')
+        if strongly_typed is False:
+            logger.warning('TensorRT %d builds every network strongly typed; '
+                           'strongly_typed=false is ignored', major)
+        return BuildPlan(precision, True, ())
+    if legacy_flags:
+        if strongly_typed is True:
+            raise ParameterError('legacy_flags need a weakly typed network; drop '
+                                 'strongly_typed=true or legacy_flags')
+        flags = {'fp32': (), 'fp16': ('FP16',), 'int8': ('FP16', 'INT8')}[precision]
+        return BuildPlan(precision, False, flags)
+    return BuildPlan(precision, strongly_typed is not False, ())
+
+
+@dataclass(frozen=True)
+class OnnxPrecision:
+    """What numeric types an ONNX model carries, as far as engine precision goes."""
+
+    float_type: str  # 'fp32', 'fp16', 'bf16' or 'none': the type most float weights have
+    qdq_nodes: int
+    nonstandard_qdq: int  # Q/DQ nodes outside the ONNX domain (TensorRT cannot parse them)
+    qoperator_ops: Tuple[str, ...]  # QLinearConv & co. (TensorRT cannot parse them)
+
+
+def _graphs(graph: Any) -> List[Any]:
+    """Return ``graph`` and every subgraph nested in its nodes' attributes."""
+    found = [graph]
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField('g'):
+                found.extend(_graphs(attr.g))
+            for sub in attr.graphs:
+                found.extend(_graphs(sub))
+    return found
+
+
+def inspect_onnx(path: PathLike) -> OnnxPrecision:
+    """Read an ONNX file's weight types and quantization nodes (no weights loaded)."""
+    import onnx
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # noqa: B902 - onnx raises DecodeError, OSError, ...
+        raise EngineError(f'cannot read ONNX model {str(path)!r} '
+                          f'({" ".join(str(error).split()) or type(error).__name__}); '
+                          f're-export the model or check the path') from None
+    elements = {_ONNX_FLOAT: 0, _ONNX_FLOAT16: 0, _ONNX_BFLOAT16: 0}
+    qdq = nonstandard = 0
+    qoperators = set()
+    for graph in _graphs(model.graph):
+        tensors = list(graph.initializer)
+        for node in graph.node:
+            tensors.extend(attr.t for attr in node.attribute if attr.HasField('t'))
+            if node.op_type in ('QuantizeLinear', 'DequantizeLinear'):
+                if node.domain in ('', 'ai.onnx'):
+                    qdq += 1
+                else:
+                    nonstandard += 1
+            elif node.op_type in _QOPERATOR_OPS:
+                qoperators.add(node.op_type)
+        for tensor in tensors:
+            if tensor.data_type in elements:
+                count = 1
+                for dim in tensor.dims:
+                    count *= int(dim)
+                elements[tensor.data_type] += count
+    names = {_ONNX_FLOAT: 'fp32', _ONNX_FLOAT16: 'fp16', _ONNX_BFLOAT16: 'bf16'}
+    top = max(elements, key=lambda key: elements[key])
+    float_type = names[top] if elements[top] else 'none'
+    return OnnxPrecision(float_type, qdq, nonstandard, tuple(sorted(qoperators)))
+
+
+def check_precision_request(precision: str, info: OnnxPrecision, major: int,
+                            legacy_flags: bool = False) -> List[str]:
+    """Check that the model can give a ``precision`` engine; return warnings.
+
+    Raises ParameterError, with the fix, when the engine cannot be built as asked: QOperator
+    or non-standard Q/DQ quantization (TensorRT parses neither), or int8 without Q/DQ nodes
+    under strong typing.
+    """
+    if info.qoperator_ops:
+        raise ParameterError(
+            f'the model uses {", ".join(info.qoperator_ops)} (QOperator quantization), which '
+            f'TensorRT cannot parse; re-quantize it in QDQ format '
+            f'(quantize_static(..., quant_format=QuantFormat.QDQ))')
+    if info.nonstandard_qdq:
+        raise ParameterError(
+            f'the model has {info.nonstandard_qdq} QuantizeLinear/DequantizeLinear node(s) '
+            f'outside the standard ONNX domain (com.microsoft), which TensorRT cannot parse; '
+            f're-quantize with 8-bit types in QDQ format')
+    strong = major >= 11 or not legacy_flags
+    warnings = []
+    if precision == 'int8' and not info.qdq_nodes:
+        if strong:
+            raise ParameterError(
+                f'int8 needs a model with QuantizeLinear/DequantizeLinear (Q/DQ) nodes under '
+                f'TensorRT {major} strong typing, and this one has none; {QDQ_HINT}')
+        warnings.append('the model has no Q/DQ nodes and no calibrator is used: layers '
+                        'without scales run in FP16/FP32, not INT8; quantize the model '
+                        'with Q/DQ nodes for a real INT8 engine')
+    if precision == 'fp16' and strong and info.float_type != 'fp16':
+        fix = VARIANTS_HINT + ('' if major >= 11 else ', or pass --legacy-flags')
+        warnings.append(f'an fp16 engine from this {info.float_type.upper()} model runs in '
+                        f'{info.float_type.upper()}: TensorRT {major} takes the precision from '
+                        f'the model (strong typing); for a real FP16 engine use an FP16 model: '
+                        f'{fix}')
+    if precision == 'fp32' and info.float_type in ('fp16', 'bf16'):
+        warnings.append(f'the model holds {info.float_type.upper()} weights, so this fp32 '
+                        f'engine runs in {info.float_type.upper()}; build fp32 from the FP32 '
+                        f'model')
+    if precision != 'int8' and info.qdq_nodes:
+        warnings.append(f'the model has {info.qdq_nodes} Q/DQ nodes: those layers run in INT8 '
+                        f'whatever the requested precision ({precision})')
+    return warnings
+
+
+def check_profile_shapes(profile: ProfileShapes) -> Dict[str, Tuple[Shape, Shape, Shape]]:
+    """Validate min <= opt <= max, same rank, positive dims; return them as int tuples."""
+    checked = {}
+    for name, shapes in profile.items():
+        if len(shapes) != 3:
+            raise ParameterError(f'profile for input {name!r} needs min, opt and max shapes')
+        low, opt, high = (tuple(int(d) for d in s) for s in shapes)
+        if not len(low) == len(opt) == len(high):
+            raise ParameterError(f'profile shapes for input {name!r} differ in rank: min '
+                                 f'{low}, opt {opt}, max {high}')
+        if any(d < 1 for d in low) or not all(a <= b <= c for a, b, c in zip(low, opt, high)):
+            raise ParameterError(f'profile for input {name!r} must satisfy 1 <= min <= opt <= '
+                                 f'max in every dimension, got min {low}, opt {opt}, max {high}')
+        checked[str(name)] = (low, opt, high)
+    return checked
+
+
+class ProgressPrinter:
+    """Turn TensorRT build progress (phases and steps) into a few readable lines."""
+
+    def __init__(self, emit: Progress, min_interval_s: float = 2.0) -> None:
+        self.emit = emit
+        self.min_interval_s = min_interval_s
+        self._steps: Dict[str, int] = {}
+        self._last = 0.0
+
+    def phase_start(self, phase: str, parent: Optional[str], num_steps: int) -> None:
+        """Note that ``phase`` began with ``num_steps`` steps; announce top-level phases."""
+        self._steps[phase] = max(int(num_steps), 1)
+        if not parent:
+            self.emit(f'building: {phase} ({num_steps} steps)')
+
+    def step_complete(self, phase: str, step: int) -> bool:
+        """Report a finished step at most every ``min_interval_s``; never cancel."""
+        now = time.monotonic()
+        if now - self._last >= self.min_interval_s:
+            self._last = now
+            total = self._steps.get(phase, 0)
+            self.emit(f'building: {phase} {step + 1}/{total}' if total else
+                      f'building: {phase} step {step + 1}')
+        return True
+
+    def phase_finish(self, phase: str) -> None:
+        """Forget a finished phase."""
+        self._steps.pop(phase, None)
+
+
+# -- TensorRT adapter ------------------------------------------------------------------------
+
+def _progress_monitor(printer: ProgressPrinter) -> Any:
+    """Return a ``trt.IProgressMonitor`` forwarding to ``printer`` (None if unsupported)."""
+    import tensorrt as trt
+    if not hasattr(trt, 'IProgressMonitor'):
+        return None
+
+    class _Monitor(trt.IProgressMonitor):  # type: ignore[misc]
+        def __init__(self) -> None:
+            trt.IProgressMonitor.__init__(self)
+
+        def phase_start(self, phase_name: str, parent_phase: Optional[str],
+                        num_steps: int) -> None:
+            printer.phase_start(phase_name, parent_phase, num_steps)
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            return printer.step_complete(phase_name, step)
+
+        def phase_finish(self, phase_name: str) -> None:
+            printer.phase_finish(phase_name)
+
+    return _Monitor()
+
+
+class NetworkFromOnnx:
+    """Parse an ONNX file into ``(builder, network, parser)``; keep all three alive."""
+
+    def __init__(self, onnx_path: PathLike, strongly_typed: bool = True) -> None:
+        self.onnx_path = Path(onnx_path)
+        self.strongly_typed = strongly_typed
+
+    def __call__(self) -> Tuple['trt_types.Builder', 'trt_types.INetworkDefinition',
+                                'trt_types.OnnxParser']:
+        """Create the builder and network and parse the model; EngineError on parse errors."""
+        from accel_ai_ros.backends.tensorrt_runner import _TrtLog
+        from accel_ai_ros.backends.tensorrt_runner import import_tensorrt
+        import_tensorrt()
+        import tensorrt as trt
+        if not self.onnx_path.is_file():
+            raise EngineError(f'ONNX model {str(self.onnx_path)!r} does not exist; check the '
+                              f'path')
+        builder = trt.Builder(_TrtLog.get())
+        flags = 0
+        if self.strongly_typed:
+            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, _TrtLog.get())
+        if not parser.parse_from_file(str(self.onnx_path)):
+            errors = [' '.join(str(parser.get_error(i)).split())
+                      for i in range(parser.num_errors)]
+            raise EngineError(f'TensorRT cannot parse {str(self.onnx_path)!r}: '
+                              f'{"; ".join(errors[:3]) or "no detail"}; simplify or re-export '
+                              f'the model (opset 13-17) or check the operator support matrix')
+        return builder, network, parser
+
+
+class EngineFromOnnx:
+    """Build a serialized engine (bytes) from an ONNX file; ``manifest`` describes it after.
+
+    ``workspace_mb`` 0 leaves TensorRT's default; ``profile_shapes`` maps dynamic inputs to
+    (min, opt, max); ``dla_core`` >= 0 builds for that Jetson DLA core with GPU fallback;
+    ``timing_cache`` is a file read before and rewritten (atomically) after the build.
+    """
+
+    def __init__(
+        self, onnx_path: PathLike, precision: str = 'fp32', workspace_mb: int = 0,
+        profile_shapes: Optional[ProfileShapes] = None, dla_core: int = -1,
+        timing_cache: Optional[PathLike] = None, strongly_typed: Union[str, bool] = 'auto',
+        legacy_flags: bool = False, progress: Optional[Progress] = None,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ParameterError(f'precision {precision!r} is not supported; use one of '
+                                 f'{", ".join(PRECISIONS)}')
+        if int(workspace_mb) < 0:
+            raise ParameterError(f'workspace_mb must be >= 0, got {workspace_mb}')
+        self.onnx_path = Path(onnx_path)
+        self.precision = precision
+        self.workspace_mb = int(workspace_mb)
+        self.profile_shapes = check_profile_shapes(profile_shapes or {})
+        self.dla_core = int(dla_core)
+        self.timing_cache = Path(timing_cache) if timing_cache else None
+        self.strongly_typed = strongly_typed
+        self.legacy_flags = bool(legacy_flags)
+        self.progress = progress
+        self.manifest: Optional[EngineManifest] = None
+
+    def options(self) -> Dict[str, Any]:
+        """Return the build options that change the engine (for cache keys and manifests)."""
+        return {
+            'workspace_mb': self.workspace_mb,
+            'profile_shapes': {k: [list(s) for s in v]
+                               for k, v in sorted(self.profile_shapes.items())},
+            'dla_core': self.dla_core,
+            'strongly_typed': self.strongly_typed,
+            'legacy_flags': self.legacy_flags,
+        }
+
+    def __call__(self) -> bytes:
+        """Build and return the serialized engine."""
+        from accel_ai_ros.backends.tensorrt_runner import _TrtLog
+        from accel_ai_ros.backends.tensorrt_runner import device_platform
+        from accel_ai_ros.backends.tensorrt_runner import import_tensorrt
+        import_tensorrt()
+        import tensorrt as trt
+        platform = device_platform(0)
+        major = trt_major(trt.__version__)
+        plan = precision_build_plan(self.precision, major, self.legacy_flags,
+                                    self.strongly_typed)
+        if not self.onnx_path.is_file():
+            raise EngineError(f'ONNX model {str(self.onnx_path)!r} does not exist; check the '
+                              f'path')
+        for warning in check_precision_request(self.precision, inspect_onnx(self.onnx_path),
+                                               major, self.legacy_flags):
+            logger.warning('%s: %s', self.onnx_path.name, warning)
+        builder, network, _parser = NetworkFromOnnx(self.onnx_path, plan.strongly_typed)()
+        config = builder.create_builder_config()
+        if self.workspace_mb:
+            config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self.workspace_mb << 20)
+        for flag in plan.flags:
+            config.set_flag(getattr(trt.BuilderFlag, flag))
+        # DETAILED lets IEngineInspector report the precision each layer really runs.
+        config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+        self._add_profile(trt, builder, network, config)
+        if self.dla_core >= 0:
+            if self.dla_core >= builder.num_DLA_cores:
+                raise ParameterError(f'dla_core {self.dla_core} does not exist: this device '
+                                     f'has {builder.num_DLA_cores} DLA core(s)')
+            config.default_device_type = trt.DeviceType.DLA
+            config.DLA_core = self.dla_core
+            config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+        if self.timing_cache is not None:
+            data = self.timing_cache.read_bytes() if self.timing_cache.is_file() else b''
+            config.set_timing_cache(config.create_timing_cache(data), False)
+        monitor = _progress_monitor(ProgressPrinter(self.progress)) if self.progress else None
+        if monitor is not None:
+            config.progress_monitor = monitor
+        elif self.progress:
+            self.progress(f'building {self.precision} engine from {self.onnx_path.name} '
+                          f'(this takes minutes)')
+        _TrtLog.take_errors()
+        serialized = builder.build_serialized_network(network, config)
+        if serialized is None:
+            raise EngineError(f'TensorRT failed to build {self.precision} engine from '
+                              f'{str(self.onnx_path)!r}: '
+                              f'{"; ".join(_TrtLog.take_errors()[-3:]) or "no detail"}; '
+                              f'try a larger --workspace-mb or check the profile shapes')
+        if self.timing_cache is not None:
+            timing = config.get_timing_cache().serialize()
+            atomic_write(self.timing_cache, bytes(memoryview(timing)))
+        self.manifest = make_manifest(platform, self.precision, self.onnx_path, self.options(),
+                                      sha256_file(self.onnx_path))
+        return bytes(memoryview(serialized))
+
+    def _add_profile(self, trt: Any, builder: 'trt_types.Builder',
+                     network: 'trt_types.INetworkDefinition',
+                     config: 'trt_types.IBuilderConfig') -> None:
+        """Add the optimization profile; refuse dynamic inputs that have none."""
+        from accel_ai_ros.backends.tensorrt_runner import dims_list
+        dynamic = []
+        for index in range(network.num_inputs):
+            tensor = network.get_input(index)
+            shape = dims_list(tensor.shape)
+            if any(d < 0 for d in shape) and tensor.name not in self.profile_shapes:
+                dynamic.append(f'{tensor.name}{shape}')
+        if dynamic:
+            raise ParameterError(
+                f'input(s) {", ".join(dynamic)} have dynamic dimensions; give their range, '
+                f'e.g. --min-shape input:1x3x320x320 --opt-shape input:1x3x640x640 '
+                f'--max-shape input:1x3x1280x1280')
+        if not self.profile_shapes:
+            return
+        profile = builder.create_optimization_profile()
+        for name, (low, opt, high) in self.profile_shapes.items():
+            profile.set_shape(name, trt.Dims(list(low)), trt.Dims(list(opt)),
+                              trt.Dims(list(high)))
+        config.add_optimization_profile(profile)
+
+
+class SaveEngine:
+    """Write an engine (bytes, or a loader returning bytes) atomically, manifest beside it.
+
+    ``manifest`` defaults to the loader's own (:class:`EngineFromOnnx` sets one).
+    """
+
+    def __init__(self, engine: Union[bytes, Callable[[], bytes]], path: PathLike,
+                 manifest: Optional[EngineManifest] = None) -> None:
+        self.engine = engine
+        self.path = Path(path)
+        self.manifest = manifest
+
+    def __call__(self) -> Path:
+        """Build if needed, write the engine and its manifest; return the engine path."""
+        data = self.engine if isinstance(self.engine, (bytes, bytearray)) else self.engine()
+        if not data:
+            raise EngineError(f'refusing to write an empty engine to {str(self.path)!r}; the '
+                              f'build produced nothing')
+        manifest = self.manifest or getattr(self.engine, 'manifest', None)
+        atomic_write(self.path, bytes(data))
+        if isinstance(manifest, EngineManifest):
+            write_manifest(self.path, manifest)
+        return self.path
+
+
+def engine_file_name(onnx_path: PathLike, precision: str, suffix: str = '.engine') -> str:
+    """Return e.g. 'yolo.fp16.engine' for ('models/yolo.onnx', 'fp16')."""
+    return f'{Path(onnx_path).stem}.{precision}{suffix}'

@@ -1,0 +1,472 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``accel-ai-bench precision``: accuracy against latency for every precision variant.
+
+For each variant x each requested backend that can run here, a fresh process measures
+latency p50/p95/p99 and throughput of the node's exact path (``FrameProcessor.process`` on
+decoded images) and of bare ``runner.infer``, after a warm-up, and its peak memory; the
+outputs on the data set give the accuracy (labelled data) or the agreement with the FP32
+reference (no labels). Writes ``report.json``, ``accuracy_vs_latency.png`` and
+``accuracy_vs_throughput.png``, prints a table and the recommendation::
+
+    accel-ai-bench precision --demo models/demo --dataset digits --min-accuracy 0.95
+    accel-ai-bench precision --variants out/variants.json --dataset skimage
+        --params-file config/face_detector.yaml --output-dir reports/face  (one line)
+
+Variants come from ``--variants variants.json`` (accel-ai-variants), ``--demo DIR`` (the
+demo's manifest.json), ``--variant name=path`` (repeatable; the precision is read from the
+name) or, failing those, the ``engines.<precision>`` of ``--params-file``.
+"""
+
+import argparse
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+
+from accel_ai_ros import params as node_params
+from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.errors import EngineError
+from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.frame_processor import ProcessingSettings
+from accel_ai_ros.postprocess.factory import load_labels
+from accel_ai_ros.tradeoff import metrics
+from accel_ai_ros.tradeoff.datasets import Dataset
+from accel_ai_ros.tradeoff.datasets import load_dataset
+from accel_ai_ros.tradeoff.measure import Job
+from accel_ai_ros.tradeoff.measure import library_versions
+from accel_ai_ros.tradeoff.measure import machine_info
+from accel_ai_ros.tradeoff.measure import measure_isolated
+from accel_ai_ros.tradeoff.report import explain
+from accel_ai_ros.tradeoff.report import FORMAT
+from accel_ai_ros.tradeoff.report import pareto_front
+from accel_ai_ros.tradeoff.report import recommend
+from accel_ai_ros.tradeoff.report import Report
+from accel_ai_ros.tradeoff.report import Row
+from accel_ai_ros.tradeoff.report import save_report
+
+
+@dataclass
+class Variant:
+    """One model file to measure."""
+
+    name: str
+    precision: str
+    path: Path
+    sha256: str = ''
+    notes: str = ''
+
+
+@dataclass
+class Source:
+    """Variants plus what their manifest says about preprocessing and the task."""
+
+    variants: List[Variant]
+    folder: Path
+    values: Dict[str, Any]
+    labels_file: str = ''
+    kind: str = 'list'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the precision benchmark's options to ``parser``."""
+    group = parser.add_argument_group('variants (one of)')
+    group.add_argument('--variants', metavar='VARIANTS_JSON',
+                       help='variants.json written by accel-ai-variants')
+    group.add_argument('--demo', metavar='DIR', help='the demo models folder (manifest.json)')
+    group.add_argument('--variant', action='append', default=[], metavar='NAME=PATH',
+                       help='one model file; repeatable; fp16/int8 in NAME set its precision')
+    parser.add_argument('--params-file', help='node parameter file (preprocessing, task, '
+                        'labels; engines.* when no variant is given)')
+    parser.add_argument('--model-dir', help='folder that relative paths in the params file '
+                        "are resolved against (default: model_dir there, else the variants' "
+                        'folder)')
+    parser.add_argument('--dataset', default='',
+                        help='digits, skimage, or a folder (class sub-folders or images); '
+                             'default: digits for --demo, else required')
+    parser.add_argument('--annotations', help='COCO-style detection annotations (JSON); '
+                        '--dataset is then the images folder (default: beside the JSON)')
+    parser.add_argument('--class-agnostic', action='store_true',
+                        help='mAP ignores class ids (single-class detectors)')
+    parser.add_argument('--max-images', type=int, default=0,
+                        help='use at most this many images (0: all)')
+    parser.add_argument('--backend', default='onnxruntime',
+                        help='comma-separated backends to try (onnxruntime,torch,tensorrt); '
+                             'those that cannot run here are skipped with the reason')
+    parser.add_argument('--threads', type=int, default=None,
+                        help="ONNX Runtime intra-op threads (default: the params file's "
+                             "intra_op_threads, else ONNX Runtime's choice)")
+    parser.add_argument('--warmup', type=int, default=20, help='untimed frames first')
+    parser.add_argument('--iterations', type=int, default=200, help='timed frames per loop')
+    parser.add_argument('--min-accuracy', type=float, help="the recommendation's floor on "
+                        'the accuracy metric (agreement without labels)')
+    parser.add_argument('--max-latency', type=float, help="the recommendation's ceiling on "
+                        'latency p50, ms')
+    parser.add_argument('--output-dir', default='reports/precision',
+                        help='where report.json and the plots go (default: %(default)s)')
+    parser.add_argument('--no-plots', action='store_true', help='write no PNG')
+
+
+def sha256_of(path: Path) -> str:
+    """Return the SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_json(path: Path) -> Dict[str, Any]:
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (OSError, ValueError) as error:
+        raise ParameterError(f'cannot read {str(path)!r} ({error})') from None
+    if not isinstance(data, dict):
+        raise ParameterError(f'{str(path)!r} is not a JSON object')
+    return data
+
+
+def _preprocessing_values(pre: Dict[str, Any]) -> Dict[str, Any]:
+    """Map a manifest's preprocessing entry onto node parameter names."""
+    values: Dict[str, Any] = {}
+    resize = pre.get('resize_mode', pre.get('resize'))
+    if resize:
+        values['resize_mode'] = str(resize)
+    for key in ('channel_order', 'scale', 'mean', 'std', 'pad_value'):
+        if key in pre:
+            values[key] = pre[key]
+    if 'layout' in pre:
+        values['tensor_layout'] = str(pre['layout']).lower()
+    if 'scale' in values:
+        values['scale'] = float(values['scale'])
+    for key in ('mean', 'std'):
+        if key in values:
+            values[key] = [float(v) for v in values[key]]
+    return values
+
+
+def variants_json(path: Path) -> Source:
+    """Read accel-ai-variants' variants.json (format 1); check every file's SHA-256."""
+    data = _read_json(path)
+    if data.get('format') != 1 or not isinstance(data.get('variants'), list):
+        raise ParameterError(f'{str(path)!r} is not a format-1 variants.json; regenerate it '
+                             f'with accel-ai-variants')
+    variants = []
+    for entry in data['variants']:
+        file = path.parent / str(entry['path'])
+        if not file.is_file():
+            raise EngineError(f'variant {entry["name"]!r}: {str(file)!r} is missing; '
+                              f're-run accel-ai-variants')
+        digest = sha256_of(file)
+        if entry.get('sha256') and entry['sha256'] != digest:
+            raise EngineError(f'variant {entry["name"]!r}: {str(file)!r} changed since '
+                              f'variants.json was written (SHA-256 differs); re-run '
+                              f'accel-ai-variants')
+        variants.append(Variant(str(entry['name']), str(entry['precision']), file, digest,
+                                str(entry.get('notes', ''))))
+    values = _preprocessing_values(dict(data.get('preprocessing') or {}))
+    if data.get('task'):
+        values['task'] = str(data['task'])
+    return Source(variants, path.parent, values, kind='variants.json')
+
+
+def demo_manifest(folder: Path) -> Source:
+    """Read the demo's manifest.json: its three variants, preprocessing and labels."""
+    data = _read_json(folder / 'manifest.json')
+    variants = []
+    for precision, entry in dict(data.get('variants', {})).items():
+        file = folder / str(entry['file'])
+        if not file.is_file():
+            raise EngineError(f'{str(file)!r} is missing; rebuild with make_demo_models')
+        notes = f'manifest held-out accuracy {entry.get("held_out_accuracy")}'
+        variants.append(Variant(Path(entry['file']).stem, precision, file, sha256_of(file),
+                                notes))
+    values = _preprocessing_values(dict(data.get('preprocessing') or {}))
+    values['task'] = str(data.get('task', 'classification'))
+    return Source(variants, folder, values, str(data.get('labels', '')), kind='demo manifest')
+
+
+def precision_of(name: str) -> str:
+    """Guess a variant's precision from its name (fp16, int8, else fp32)."""
+    lowered = name.lower()
+    for precision in ('int8', 'fp16'):
+        if precision in lowered or (precision == 'fp16' and 'half' in lowered):
+            return precision
+    return 'fp32'
+
+
+def variant_args(items: Sequence[str]) -> Source:
+    """Parse ``name=path`` items."""
+    variants = []
+    for item in items:
+        name, sep, path = item.partition('=')
+        if not sep or not name or not path:
+            raise ParameterError(f'--variant {item!r}: write it as NAME=PATH, e.g. '
+                                 f'fp16=model_fp16.onnx')
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise EngineError(f'--variant {name}: {path!r} does not exist')
+        variants.append(Variant(name, precision_of(name), file, sha256_of(file)))
+    return Source(variants, variants[0].path.parent, {})
+
+
+def read_params_file(path: Path) -> Dict[str, Any]:
+    """Return the node parameters of a ROS 2 params file, flattened ('engines.fp32')."""
+    import yaml
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as error:
+        raise ParameterError(f'cannot read the params file {str(path)!r} ({error})') from None
+    sections = [v['ros__parameters'] for v in (data or {}).values()
+                if isinstance(v, dict) and isinstance(v.get('ros__parameters'), dict)]
+    if not sections:
+        raise ParameterError(f'{str(path)!r} has no <node>: ros__parameters: section')
+    flat: Dict[str, Any] = {}
+
+    def walk(prefix: str, node: Dict[str, Any]) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(f'{prefix}{key}.', value)
+            else:
+                flat[f'{prefix}{key}'] = value
+
+    for section in sections:
+        walk('', section)
+    for name, value in flat.items():
+        spec = node_params.SPECS.get(name)
+        problem = node_params.check_value(spec, value) if spec else None
+        if problem:
+            raise ParameterError(f'{path}: {problem}')
+    return flat
+
+
+def resolve_source(args: argparse.Namespace,
+                   file_values: Dict[str, Any]) -> Tuple[Source, Dict[str, Any], List[str]]:
+    """Return the variants, the merged node parameter values and the labels."""
+    given = [bool(args.variants), bool(args.demo), bool(args.variant)]
+    if sum(given) > 1:
+        raise ParameterError('give one of --variants, --demo or --variant')
+    model_dir = args.model_dir or str(file_values.get('model_dir', '') or '')
+    if args.variants:
+        source = variants_json(Path(args.variants))
+    elif args.demo:
+        source = demo_manifest(Path(args.demo))
+    elif args.variant:
+        source = variant_args(args.variant)
+    else:
+        variants = []
+        for precision in node_params.configured_precisions(file_values):
+            file = node_params.resolve_path(str(file_values[f'engines.{precision}']),
+                                            model_dir)
+            if not file.is_file():
+                raise EngineError(f'engines.{precision}: {str(file)!r} does not exist; '
+                                  f'check --model-dir')
+            variants.append(Variant(file.stem, precision, file, sha256_of(file)))
+        if not variants:
+            raise ParameterError('no variant: pass --variants variants.json, --demo DIR, '
+                                 '--variant NAME=PATH or a params file with engines.*')
+        source = Source(variants, variants[0].path.parent, {})
+    values = node_params.defaults()
+    values.update(source.values)
+    values.update({k: v for k, v in file_values.items() if k in node_params.SPECS})
+    labels_file = str(file_values.get('labels_file') or source.labels_file or '')
+    labels: List[str] = []
+    if labels_file:
+        labels = load_labels(str(node_params.resolve_path(
+            labels_file, model_dir or str(source.folder))))
+    return source, values, labels
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return 'n/a'
+    return f'{value:.{digits}f}' if isinstance(value, float) else str(value)
+
+
+def format_table(report: Report) -> str:
+    """Return the report's rows as a fixed-width text table, Pareto rows starred."""
+    front = {id(r) for r in pareto_front(report['rows'])}
+    metric = report['rows'][0]['accuracy_metric'] if report['rows'] else 'accuracy'
+    head = ['', 'variant', 'prec', 'backend', 'p50 ms', 'p95 ms', 'p99 ms', 'fps',
+            'infer p50', 'infer fps', 'peak MB', 'size KB', metric, 'agreement']
+    lines = [head]
+    for r in report['rows']:
+        agreement = ', '.join(f'{k} {_fmt(v, 6 if k == "output_cosine" else 4)}'
+                              for k, v in r['agreement'].items())
+        lines.append(['*' if id(r) in front else '', r['variant'], r['precision'],
+                      r['backend'], _fmt(r['latency_p50_ms']), _fmt(r['latency_p95_ms']),
+                      _fmt(r['latency_p99_ms']), _fmt(r['throughput_fps'], 1),
+                      _fmt(r['infer_p50_ms']), _fmt(r['infer_throughput_fps'], 1),
+                      _fmt(r['peak_memory_mb'], 1), _fmt(r['size_bytes'] / 1024.0, 1),
+                      _fmt(r['accuracy'], 4), agreement])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
+    text = ['  '.join(c.ljust(w) for c, w in zip(line, widths)) + '  ' + line[-1]
+            for line in lines]
+    return '\n'.join(t.rstrip() for t in text) + '\n(* on the Pareto front of latency p50 ' \
+        f'against {metric})'
+
+
+def agreement_values(task: str, outputs: Dict[str, Any],
+                     reference: Dict[str, Any]) -> Dict[str, Optional[float]]:
+    """Return the agreement of one row's outputs with the reference row's outputs."""
+    values: Dict[str, Optional[float]] = {}
+    if task == 'classification':
+        values['top1_agreement'] = metrics.top1_agreement(outputs['ranked'],
+                                                          reference['ranked'])
+    elif task == 'detection':
+        boxes = metrics.box_agreement(outputs['boxes'], reference['boxes'])
+        values.update({'box_precision': boxes.precision, 'box_recall': boxes.recall,
+                       'box_f1': boxes.f1, 'box_mean_iou': boxes.mean_iou})
+    try:
+        values['output_cosine'] = metrics.mean_cosine_similarity(outputs['raw'],
+                                                                 reference['raw'])
+    except ParameterError:
+        values['output_cosine'] = None
+    return values
+
+
+def accuracy_values(task: str, dataset: Dataset, outputs: Dict[str, Any],
+                    class_agnostic: bool = False) -> Tuple[str, Dict[str, float]]:
+    """Return the labelled metric's name and every labelled metric value."""
+    if dataset.kind == 'classification' and task == 'classification':
+        labels = [int(s.label) for s in dataset.samples if s.label is not None]
+        return 'top1', {'top1': metrics.top_k_accuracy(outputs['ranked'], labels, 1),
+                        'top5': metrics.top_k_accuracy(outputs['ranked'], labels, 5)}
+    if dataset.kind == 'detection' and task == 'detection':
+        truth = [s.boxes or [] for s in dataset.samples]
+        return 'mAP@0.5', {'mAP@0.5': metrics.mean_average_precision(
+            outputs['boxes'], truth, 0.5, class_agnostic)}
+    raise ParameterError(f'a {dataset.kind} data set cannot score a {task} model; pass '
+                         f'matching labels, or an unlabelled data set for agreement')
+
+
+AGREEMENT_METRIC = {'classification': 'top1_agreement', 'detection': 'box_f1',
+                    'raw': 'output_cosine'}
+
+
+def build_rows(task: str, dataset: Dataset, runs: List[Tuple[Variant, str, Dict[str, Any]]],
+               reference: Tuple[Variant, str, Dict[str, Any]],
+               class_agnostic: bool = False) -> List[Row]:
+    """Turn measured runs into report rows (accuracy and agreement included)."""
+    rows = []
+    for variant, backend, out in runs:
+        ref = next((r for r in runs if r[0] is reference[0] and r[1] == backend), reference)
+        agreement = agreement_values(task, out, ref[2])
+        if dataset.labelled:
+            metric, values = accuracy_values(task, dataset, out, class_agnostic)
+            accuracy: Optional[float] = values[metric]
+        else:
+            metric, values = AGREEMENT_METRIC[task], {}
+            accuracy = agreement[metric]
+        rows.append({
+            'variant': variant.name, 'precision': variant.precision, 'backend': backend,
+            'path': str(variant.path), 'sha256': variant.sha256,
+            'size_bytes': variant.path.stat().st_size, 'notes': variant.notes,
+            'latency_p50_ms': out['node']['p50'], 'latency_p95_ms': out['node']['p95'],
+            'latency_p99_ms': out['node']['p99'], 'throughput_fps': out['node_fps'],
+            'infer_p50_ms': out['infer']['p50'], 'infer_p95_ms': out['infer']['p95'],
+            'infer_p99_ms': out['infer']['p99'], 'infer_throughput_fps': out['infer_fps'],
+            'peak_memory_mb': out['peak_memory_mb'],
+            'baseline_memory_mb': out['baseline_memory_mb'],
+            'accuracy_metric': metric, 'accuracy': accuracy, 'metrics': values,
+            'agreement': agreement, 'reference': f'{ref[0].name} on {ref[1]}',
+            'engine': out['engine'],
+        })
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure every variant on every usable backend; write the report and plots."""
+    if args.iterations < 1 or args.warmup < 0:
+        raise ParameterError('--iterations must be >= 1 and --warmup >= 0')
+    file_values = read_params_file(Path(args.params_file)) if args.params_file else {}
+    source, values, labels = resolve_source(args, file_values)
+    settings = ProcessingSettings.from_params(values, labels=tuple(labels))
+    dataset_spec = args.dataset or ('digits' if args.demo else '')
+    if not dataset_spec and not args.annotations:
+        raise ParameterError('pass --dataset digits|skimage|DIR (or --annotations coco.json)')
+    dataset = load_dataset(dataset_spec, args.annotations, labels, args.max_images)
+    if not dataset.samples:
+        raise ParameterError(f'the data set {dataset.name!r} has no image')
+    backends = [b.strip() for b in args.backend.split(',') if b.strip()]
+    threads = args.threads if args.threads is not None else \
+        int(values.get('intra_op_threads', 0) or 0)
+    providers = tuple(values.get('providers') or ('CPUExecutionProvider',))
+    images = [s.image for s in dataset.samples]
+    print(f'accel-ai-bench precision: {len(source.variants)} variant(s) from {source.kind}, '
+          f'{dataset.description}; task {settings.task}; backends {", ".join(backends)}; '
+          f'{args.warmup} warm-up + {args.iterations} timed frames per loop', flush=True)
+    runs: List[Tuple[Variant, str, Dict[str, Any]]] = []
+    skipped: List[Dict[str, str]] = []
+    for backend in backends:
+        for variant in source.variants:
+            job = Job(str(variant.path), backend, settings, images, args.warmup,
+                      args.iterations, providers, threads)
+            try:
+                out = measure_isolated(job)
+            except AccelAiError as error:
+                reason = ' '.join(str(error).split())
+                skipped.append({'variant': variant.name, 'backend': backend,
+                                'reason': reason})
+                print(f'  skipped {variant.name} on {backend}: {reason}', flush=True)
+                continue
+            runs.append((variant, backend, out))
+            print(f'  measured {variant.name} on {backend}: p50 {out["node"]["p50"]:.3f} ms',
+                  flush=True)
+    if not runs:
+        raise ParameterError('nothing could be measured: every variant was skipped on every '
+                             'backend (see above)')
+    reference = next((r for r in runs if r[0].precision == 'fp32'), runs[0])
+    rows = build_rows(settings.task, dataset, runs, reference, args.class_agnostic)
+    report: Report = {
+        'format': FORMAT, 'created': datetime.now(timezone.utc).isoformat(timespec='seconds'),
+        'machine': machine_info(), 'versions': library_versions(backends),
+        'dataset': dataset.describe(), 'task': settings.task,
+        'settings': {'warmup': args.warmup, 'iterations': args.iterations,
+                     'intra_op_threads': threads, 'providers': list(providers),
+                     'source': source.kind, 'params_file': args.params_file or '',
+                     'measured': 'node path: FrameProcessor.process on decoded images '
+                                 '(preprocess+infer+decode); infer: bare runner.infer; '
+                                 'one fresh process per row'},
+        'reference': reference[0].name, 'rows': rows, 'skipped': skipped,
+    }
+    best = recommend(report, args.min_accuracy, args.max_latency)
+    advice = explain(report, args.min_accuracy, args.max_latency)
+    report['recommendation'] = {
+        'min_accuracy': args.min_accuracy, 'max_latency_ms': args.max_latency,
+        'variant': best['variant'] if best else None,
+        'backend': best['backend'] if best else None, 'explanation': advice}
+    output_dir = Path(args.output_dir)
+    path = save_report(report, output_dir / 'report.json')
+    written = [path]
+    if not args.no_plots:
+        from accel_ai_ros.tradeoff.plots import machine_line
+        from accel_ai_ros.tradeoff.plots import write_plots
+        written += write_plots(report, output_dir)
+        print(f'machine: {machine_line(report)}')
+    print(format_table(report))
+    print(f'recommendation: {advice}')
+    print('wrote ' + ', '.join(str(p) for p in written))
+    return 0

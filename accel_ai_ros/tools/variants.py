@@ -1,0 +1,233 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``accel-ai-variants``: FP32, FP16, INT8 (and pruned) ONNX variants of one model.
+
+Writes ``<stem>_fp32.onnx`` (the fixed-up FP32 model), ``<stem>_fp16.onnx``,
+``<stem>_int8.onnx``, optional pruned ``<stem>_<method>.onnx`` files and ``variants.json``
+into the output folder; every file appears atomically, the manifest last. INT8 calibration
+preprocesses frames exactly as the node does, from the node's parameter file
+(``--params-file``) or the options below.
+"""
+
+import argparse
+import os
+from pathlib import Path
+import re
+import sys
+import tempfile
+from typing import Any
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Sequence
+
+from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.params import defaults
+from accel_ai_ros.params import TASK_CHOICES
+
+PROG = 'accel-ai-variants'
+_SOURCES = (('calibration_images', 'images'), ('calibration_video', 'video'),
+            ('calibration_bag', 'bag'), ('calibration_topic', 'topic'))
+
+
+def _csv(text: str) -> List[str]:
+    return [part.strip() for part in text.split(',') if part.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description='Write FP32, FP16 and INT8 (QDQ) ONNX variants of a model and '
+                               'the variants.json manifest the trade-off benchmark reads.')
+    parser.add_argument('model', help='the FP32 ONNX model')
+    parser.add_argument('--output-dir', required=True, help='folder for the variants')
+    parser.add_argument('--precisions', default='fp16,int8',
+                        help='comma-separated precisions besides fp32 (default: %(default)s)')
+    parser.add_argument('--params-file', help="the node's ROS parameter YAML: preprocessing "
+                        'and task are read from it')
+    parser.add_argument('--task', choices=TASK_CHOICES, help='task recorded in the manifest')
+    pre = parser.add_argument_group('preprocessing (override the parameter file)')
+    pre.add_argument('--resize-mode', choices=('stretch', 'letterbox', 'center_crop'))
+    pre.add_argument('--channel-order', choices=('rgb', 'bgr', 'mono'))
+    pre.add_argument('--scale', type=float)
+    pre.add_argument('--mean', type=float, nargs='+')
+    pre.add_argument('--std', type=float, nargs='+')
+    pre.add_argument('--pad-value', type=int)
+    pre.add_argument('--layout', choices=('auto', 'nchw', 'nhwc'))
+    cal = parser.add_argument_group('INT8 calibration')
+    sources = cal.add_mutually_exclusive_group()
+    sources.add_argument('--calibration-images', help='folder of images')
+    sources.add_argument('--calibration-video', help='video file')
+    sources.add_argument('--calibration-bag', help='rosbag2 folder')
+    sources.add_argument('--calibration-topic', help='live image topic')
+    cal.add_argument('--calibration-count', type=int, default=200,
+                     help='frames to calibrate on (default: %(default)s)')
+    cal.add_argument('--calibration-method', default='minmax',
+                     choices=('minmax', 'entropy', 'percentile'))
+    cal.add_argument('--percentile', type=float, default=99.999)
+    cal.add_argument('--calibration-cache', help='JSON file of activation ranges, reused by '
+                     'the next run with the same model, method and preprocessing')
+    cal.add_argument('--calibration-timeout', type=float, default=30.0,
+                     help='seconds to wait for topic frames (default: %(default)s)')
+    cal.add_argument('--int8-exclude-nodes', type=_csv, default=[],
+                     help='comma-separated node names to keep in float')
+    cal.add_argument('--int8-op-types', type=_csv,
+                     help='comma-separated operator types to quantize (default: Conv, '
+                          'ConvTranspose, Gemm, MatMul)')
+    parser.add_argument('--fp16-block-ops', type=_csv,
+                        help='comma-separated operator types kept in FP32 in the FP16 model')
+    parser.add_argument('--opset', type=int, default=17,
+                        help='opset older models are upgraded to (default: %(default)s)')
+    parser.add_argument('--prune', nargs='+', metavar='METHOD', default=[],
+                        help='also write pruned FP32 variants with these methods')
+    parser.add_argument('--sparsity', type=float, default=0.5,
+                        help='sparsity of the pruned variants (default: %(default)s)')
+    return parser
+
+
+def _values(args: argparse.Namespace) -> Dict[str, Any]:
+    from accel_ai_ros.variants.calibration import load_params_file
+    values = load_params_file(Path(args.params_file)) if args.params_file else defaults()
+    overrides = {'resize_mode': args.resize_mode, 'channel_order': args.channel_order,
+                 'scale': args.scale, 'mean': args.mean, 'std': args.std,
+                 'pad_value': args.pad_value, 'tensor_layout': args.layout,
+                 'task': args.task}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return values
+
+
+def _pruning() -> Any:
+    try:
+        from accel_ai_ros.variants import pruning
+    except ImportError as exc:
+        raise AccelAiError(f'--prune is not available: accel_ai_ros.variants.pruning cannot '
+                           f'be imported ({exc}); update accel_ai_ros or drop --prune') from None
+    return pruning
+
+
+def run(args: argparse.Namespace) -> Path:
+    """Write the variants and the manifest; return the manifest's path."""
+    import onnx
+
+    from accel_ai_ros.variants import VariantError
+    from accel_ai_ros.variants import calibration
+    from accel_ai_ros.variants import manifest as mf
+    from accel_ai_ros.variants.onnx_fixes import input_names
+    from accel_ai_ros.variants.onnx_fixes import prepare_model
+
+    model_path = Path(args.model).expanduser()
+    if not model_path.is_file():
+        raise VariantError(f'model {model_path} does not exist; give an FP32 .onnx file')
+    precisions = _csv(args.precisions)
+    unknown = [p for p in precisions if p not in ('fp32', 'fp16', 'int8')]
+    if unknown:
+        raise VariantError(f'precision {", ".join(unknown)} is unknown; use fp16, int8')
+    pruning = _pruning() if args.prune else None
+    if pruning is not None:
+        bad = [m for m in args.prune if m not in pruning.PRUNE_METHODS]
+        if bad:
+            raise VariantError(f'pruning method {", ".join(bad)} is unknown; use one of '
+                               f'{", ".join(pruning.PRUNE_METHODS)}')
+    try:
+        model = onnx.load(str(model_path))
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise VariantError(f'{model_path} is not a readable ONNX model ({exc})') from None
+    values = _values(args)
+    names = input_names(model)
+    if len(names) != 1:
+        raise VariantError(f'the model has {len(names)} inputs ({", ".join(names)}); '
+                           f'variants are made for single-image models')
+    value = next(v for v in model.graph.input if v.name == names[0])
+    tensor = value.type.tensor_type
+    shape = [d.dim_value if d.HasField('dim_value') else (d.dim_param or None)
+             for d in tensor.shape.dim]
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
+    spec = calibration.spec_from_params(values, shape, dtype)
+    frames = None
+    if 'int8' in precisions:
+        chosen = [(kind, getattr(args, attr)) for attr, kind in _SOURCES if getattr(args, attr)]
+        if chosen:
+            frames = calibration.open_source(chosen[0][0], chosen[0][1],
+                                             args.calibration_count, args.calibration_timeout)
+        elif not args.calibration_cache:
+            raise VariantError('int8 needs calibration frames: give --calibration-images, '
+                               '--calibration-video, --calibration-bag or --calibration-topic '
+                               '(or drop int8 from --precisions)')
+    out_dir = Path(args.output_dir).expanduser()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = model_path.stem
+    manifest = mf.new_manifest(model_path, calibration.preprocessing_dict(spec),
+                               str(values.get('task', 'raw')))
+    fixed = prepare_model(model, target_opset=args.opset)
+    fp32_path = mf.write_atomic(out_dir / f'{stem}_fp32.onnx', fixed.SerializeToString())
+    mf.add_variant(manifest, out_dir, 'fp32', 'fp32', fp32_path,
+                   notes='the source model after the ONNX fixes (no initializer inputs, '
+                         f'opset >= 13, shapes inferred)', options={'opset': args.opset})
+    if 'fp16' in precisions:
+        from accel_ai_ros.variants.fp16 import convert_fp16
+        from accel_ai_ros.variants.fp16 import DEFAULT_FP16_BLOCK_LIST
+        blocked = DEFAULT_FP16_BLOCK_LIST if args.fp16_block_ops is None \
+            else args.fp16_block_ops
+        fp16, options = convert_fp16(fixed, op_block_list=blocked, target_opset=args.opset)
+        path = mf.write_atomic(out_dir / f'{stem}_fp16.onnx', fp16.SerializeToString())
+        mf.add_variant(manifest, out_dir, 'fp16', 'fp16', path, options=options,
+                       notes='FP16 weights and compute, FP32 inputs and outputs')
+    if 'int8' in precisions:
+        from accel_ai_ros.variants.int8 import DEFAULT_INT8_OP_TYPES
+        from accel_ai_ros.variants.int8 import quantize_int8
+        reader = None if frames is None else calibration.CalibrationReader(
+            frames, spec, names[0], args.calibration_count)
+        cache = calibration.CalibrationCache(Path(args.calibration_cache)) \
+            if args.calibration_cache else None
+        int8, options = quantize_int8(
+            fixed, spec, reader, method=args.calibration_method, cache=cache,
+            percentile=args.percentile, nodes_to_exclude=args.int8_exclude_nodes,
+            op_types=args.int8_op_types or DEFAULT_INT8_OP_TYPES, target_opset=args.opset)
+        path = mf.write_atomic(out_dir / f'{stem}_int8.onnx', int8.SerializeToString())
+        mf.add_variant(manifest, out_dir, 'int8', 'int8', path, options=options,
+                       notes='explicit INT8 (QuantizeLinear/DequantizeLinear), symmetric, '
+                             'per-channel weights')
+    for method in args.prune:
+        assert pruning is not None
+        final = out_dir / f"{stem}_{re.sub(r'[^A-Za-z0-9_.-]', '-', method)}.onnx"
+        fd, tmp_name = tempfile.mkstemp(prefix=f'.{final.name}.', suffix='.tmp.onnx',
+                                        dir=out_dir)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            pruning.make_pruned_variant(fp32_path, method, args.sparsity, tmp)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        mf.add_variant(manifest, out_dir, method, 'fp32', final,
+                       notes=f'pruned with {method} to sparsity {args.sparsity:g}',
+                       options={'method': method, 'sparsity': args.sparsity})
+    return mf.write_manifest(out_dir / mf.MANIFEST_FILE, manifest)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run ``accel-ai-variants``; return its exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        path = run(args)
+    except (AccelAiError, OSError) as exc:
+        message = ' '.join(str(exc).split())
+        print(f'{PROG}: error: {message}', file=sys.stderr)
+        return 1
+    print(f'{PROG}: wrote {path}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,115 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""PNG plots of a trade-off report: accuracy against latency p50 and against throughput.
+
+Every (variant, backend) row is a labelled point; the Pareto front is drawn as a line
+through its points, which are ringed. Titles name the accuracy metric, the machine and the
+backends. matplotlib (the ``bench`` extra) is imported here only, with the Agg backend.
+"""
+
+import os
+from pathlib import Path
+import tempfile
+from typing import List
+from typing import Union
+
+from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.tradeoff.report import pareto_front
+from accel_ai_ros.tradeoff.report import Report
+
+PathLike = Union[str, 'os.PathLike[str]']
+
+AXES = {
+    'latency_p50_ms': 'latency p50 per frame, ms (lower is better)',
+    'throughput_fps': 'throughput, frames/s (higher is better)',
+}
+
+FILES = {
+    'latency_p50_ms': 'accuracy_vs_latency.png',
+    'throughput_fps': 'accuracy_vs_throughput.png',
+}
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise BackendUnavailableError(
+            f'matplotlib is not importable ({error}); install it: pip install matplotlib '
+            f'(the bench extra)') from None
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def machine_line(report: Report) -> str:
+    """Return 'CPU model (N cores), GPU, backends' for plot titles and tables."""
+    machine = report.get('machine', {})
+    text = f'{machine.get("cpu_model") or "unknown CPU"} ({machine.get("cores", "?")} cores)'
+    if machine.get('gpu'):
+        text += f', {machine["gpu"]}'
+    backends = sorted({r['backend'] for r in report['rows']})
+    return f'{text}; {", ".join(backends) or "no backend"}'
+
+
+def plot_tradeoff(report: Report, path: PathLike, x: str = 'latency_p50_ms') -> Path:
+    """Write one PNG: accuracy against ``x`` with the Pareto front; return its path."""
+    if x not in AXES:
+        raise ValueError(f'x is {x!r}; choose one of {", ".join(AXES)}')
+    plt = _pyplot()
+    rows = [r for r in report['rows'] if r['accuracy'] is not None]
+    metric = report['rows'][0]['accuracy_metric'] if report['rows'] else 'accuracy'
+    front = pareto_front(rows, x=x, y='accuracy')
+    fig, ax = plt.subplots(figsize=(8.0, 5.5), dpi=110)
+    try:
+        markers = {'fp32': 'o', 'fp16': 's', 'int8': '^'}
+        for row in rows:
+            ax.scatter(row[x], row['accuracy'], s=60, zorder=3,
+                       marker=markers.get(row['precision'], 'D'))
+            ax.annotate(f'{row["variant"]} ({row["backend"]})', (row[x], row['accuracy']),
+                        textcoords='offset points', xytext=(6, 6), fontsize=9)
+        if front:
+            ax.plot([r[x] for r in front], [r['accuracy'] for r in front], '--',
+                    color='tab:red', zorder=2)
+            ax.scatter([r[x] for r in front], [r['accuracy'] for r in front], s=180,
+                       facecolors='none', edgecolors='tab:red', zorder=4,
+                       label='Pareto front (ringed, dashed)')
+            ax.legend(loc='lower right')
+        ax.set_xlabel(AXES[x])
+        ax.set_ylabel(f'{metric} (higher is better)')
+        dataset = report.get('dataset', {}).get('name', '')
+        ax.set_title(f'{metric} vs {x.split("_")[0]} on {dataset}\n{machine_line(report)}',
+                     fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.margins(x=0.25, y=0.15)
+        final = Path(path)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f'.{final.name}.', suffix='.png', dir=final.parent)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format='png', bbox_inches='tight')
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    finally:
+        plt.close(fig)
+    return final
+
+
+def write_plots(report: Report, output_dir: PathLike) -> List[Path]:
+    """Write accuracy_vs_latency.png and accuracy_vs_throughput.png into ``output_dir``."""
+    return [plot_tradeoff(report, Path(output_dir) / name, x) for x, name in FILES.items()]
