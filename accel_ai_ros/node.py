@@ -49,6 +49,8 @@ except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks  # type: ignore[no-redef]
 from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
+from rclpy.qos import DurabilityPolicy
+from std_msgs.msg import Bool
 from std_msgs.msg import Float32
 from std_msgs.msg import Float32MultiArray
 
@@ -132,6 +134,7 @@ class InferenceNode(LifecycleNode):
         self._requested_precision = str(self._values['precision'])
         self._last_error = ''
         self._report: Optional[Dict[str, Any]] = None
+        self._warm: Dict[str, Runner] = {}
         self._activated_at = 0.0
         self._no_frame_warned = False
         self._diagnostics_pub = self.create_publisher(
@@ -208,7 +211,17 @@ class InferenceNode(LifecycleNode):
             raise AccelAiError(problem)
 
     def _loader_for(self, precision: str) -> Loader:
+        warm = self._warm.pop(precision, None)
+        if warm is not None:
+            return lambda: warm
         return loader_for(self._values, precision)
+
+    def _prebuild(self, serving: str) -> None:
+        for precision in configured_precisions(self._values):
+            if precision != serving and precision not in self._warm:
+                self._warm[precision] = loader_for(self._values, precision)()
+                self.get_logger().info(f'{precision} engine ready: '
+                                       f'{self._warm[precision].describe()}')
 
     def _on_swap(self, runner: Optional[Runner], error: Optional[BaseException],
                  tag: str) -> None:
@@ -251,7 +264,9 @@ class InferenceNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._processor = FrameProcessor(settings)
         qos = QoSProfile(depth=10)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         pubs = {'latency': self.create_lifecycle_publisher(Float32, '~/latency', qos),
+                'ready': self.create_lifecycle_publisher(Bool, '~/ready', latched),
                 'output': self.create_lifecycle_publisher(Float32MultiArray, '~/output', qos),
                 'annotated': self.create_lifecycle_publisher(
                     Image, '~/image_annotated', qos_profile_sensor_data)}
@@ -265,11 +280,17 @@ class InferenceNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the engine, start the worker and subscribe."""
         precision = str(self._values['precision'])
+        runner: Optional[Runner] = None
         try:
             runner = self._loader_for(precision)()
             assert self._processor is not None
             self._processor.spec_for(runner)
+            if self._values['prebuild_engines']:
+                self._prebuild(precision)
         except AccelAiError as exc:
+            self._free_warm()
+            if runner is not None:
+                runner.deactivate()
             self._last_error = f'loading {precision} failed: {exc}'
             self.get_logger().error(f'activate failed: {self._last_error}')
             return TransitionCallbackReturn.FAILURE
@@ -295,10 +316,19 @@ class InferenceNode(LifecycleNode):
                 Image, 'image', self._pipeline.submit, qos, event_callbacks=events)
         self._activated_at = time.monotonic()
         self._no_frame_warned = False
-        return super().on_activate(state)
+        result = super().on_activate(state)
+        self._pubs['ready'].publish(Bool(data=True))
+        return result
+
+    def _free_warm(self) -> None:
+        for runner in self._warm.values():
+            runner.deactivate()
+        self._warm = {}
 
     def _stop_engine(self) -> None:
+        self._free_warm()
         if self._subscription is not None:
+            self._pubs['ready'].publish(Bool(data=False))
             self.destroy_subscription(self._subscription)
             self._subscription = None
         if self._pipeline is not None:

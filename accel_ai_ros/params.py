@@ -102,6 +102,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        'when a cached engine fits.', read_only=True),
     _p('allow_engine_plugins', False, 'Let TensorRT run plugin host code embedded in an '
        'engine file (only for engines you trust).', read_only=True),
+    _p('prebuild_engines', False, 'On activate, also load (building TensorRT engines where '
+       'needed) and warm up every other configured precision, so that the first swap to '
+       'each is instant; ~/ready turns true once all are ready.', read_only=True),
     _p('gpu_device', 0, 'CUDA device the GPU backends run on.', read_only=True, min_value=0,
        max_value=64),
     _p('model_dir', '', 'Folder that relative engine, labels and report paths are resolved '

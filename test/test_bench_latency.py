@@ -61,6 +61,7 @@ def test_latency_bench_runs_and_reports_every_field(
     for needle in ('320x240 bgr8', f'published {FRAMES}', 'bare inference, back to back',
                    'bare processing, 50 Hz', 'node receipt -> publish',
                    'node stamp -> publish', 'overhead p50 receipt -> publish',
+                   'node overhead per frame',
                    'overhead p50 stamp -> publish', 'node stages p50 ms: queue',
                    'rclpy deserialize Image', 'bytes(msg.data)', '| 320x240 |'):
         assert needle in text, needle
@@ -78,7 +79,8 @@ def test_latency_bench_runs_and_reports_every_field(
     assert outcomes == counters['received']
     processed = counters['processed']
     assert processed > 0 and counters['failed'] == counters['rejected'] == 0
-    for stage in STAGES + ('receipt_to_publish', 'stamp_to_publish', 'stamp_to_receipt'):
+    for stage in STAGES + ('receipt_to_publish', 'stamp_to_publish', 'stamp_to_receipt',
+                           'receipt_to_publish_minus_processing'):
         assert size['node'][stage]['count'] == processed, stage
     for stage in ('queue', 'preprocess', 'inference', 'postprocess', 'publish',
                   'receipt_to_publish', 'stamp_to_publish'):

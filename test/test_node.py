@@ -296,7 +296,7 @@ def test_frames_from_another_process_arrive(ros, engines):
             time.sleep(0.05)
         time.sleep(0.5)
         data = np.full((480, 640, 3), 100, np.uint8).tobytes()
-        for i in range(20):
+        for i in range(30):
             msg = Image(height=480, width=640, encoding='bgr8', step=640 * 3, data=data)
             msg.header.frame_id = 'remote'
             pub.publish(msg)
@@ -307,8 +307,12 @@ def test_frames_from_another_process_arrive(ros, engines):
     proc = subprocess.run([sys.executable, '-c', script], env=dict(os.environ),
                           timeout=60, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert wait_for(lambda: node.counters.get('processed') >= 18, timeout=10.0), \
+    # Best-effort QoS between processes: a frame may be lost under load, but 640x480 frames
+    # (over Fast DDS's default 512 KB segment) must arrive through the shipped profile.
+    assert wait_for(lambda: node.counters.get('processed') >= 24, timeout=10.0), \
         node.counters.snapshot()
+    counts = node.counters.snapshot()
+    assert counts['received'] == sum(v for k, v in counts.items() if k != 'received')
     assert qos_profile_sensor_data is not None
 
 
@@ -355,3 +359,24 @@ def test_precision_report_with_no_qualifying_precision_fails_configure(ros, engi
         use_recommended_precision=True, min_accuracy=0.95))
     assert node.trigger_configure() == FAILURE
     assert 'no configured precision' in node._last_error
+
+
+def test_prebuilt_engines_make_the_first_swap_instant_and_ready_is_latched(ros, engines):
+    from std_msgs.msg import Bool
+    from rclpy.qos import DurabilityPolicy
+    from rclpy.qos import QoSProfile
+    ns = unique_ns()
+    node = make_node(ros, ns, classifier_params(engines, prebuild_engines=True))
+    assert wait_for(lambda: node._pipeline is not None)
+    warm = node._warm.get('fp16')
+    assert warm is not None and warm.is_active
+    latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    ready = Collector(ros, Bool, f'{ns}/inference_node/ready', latched)
+    assert wait_for(lambda: len(ready) >= 1) and ready.items[-1].data is True
+    assert node.set_parameters([Parameter('precision', value='fp16')])[0].successful
+    pub = ros.node('pub_prebuild').create_publisher(Image, f'{ns}/image', reliable(10))
+    assert wait_for(lambda: pub.get_subscription_count() > 0)
+    pub.publish(image_msg(rgb(), 'rgb8'))
+    assert wait_for(lambda: node._pipeline.runner is warm)
+    assert node.trigger_deactivate() == SUCCESS
+    assert not warm.is_active

@@ -528,6 +528,11 @@ def run_node(width: int, height: int, frames: Sequence[np.ndarray], ros_args: Li
         if len(receipt) == len(stamp):
             result.node['stamp_to_receipt'] = percentiles(
                 [s - r for s, r in zip(stamp, receipt)])
+        work = [node.latency.samples(s) for s in ('preprocess', 'inference', 'postprocess')]
+        if all(len(w) == len(receipt) for w in work):
+            # Per frame, so immune to load drift between the node and the bare phases.
+            result.node['receipt_to_publish_minus_processing'] = percentiles(
+                [r - sum(w) for r, *w in zip(receipt, *work)])
         values = node_values(node)
     finally:
         if publisher is not None:
@@ -601,6 +606,10 @@ def report(result: SizeResult) -> str:
             f'  overhead p50 {label:19s} +{_fmt(inf["ms"])} ms vs inference (x'
             f'{_fmt(inf["ratio"])}), +{_fmt(proc["ms"])} ms vs processing (x'
             f'{_fmt(proc["ratio"])})')
+    own = result.node.get('receipt_to_publish_minus_processing', {})
+    lines.append(f'  node overhead per frame (receipt -> publish minus its own processing): '
+                 f'p50 {_fmt(own.get("p50", math.nan))} ms, p99 '
+                 f'{_fmt(own.get("p99", math.nan))} ms')
     lines.append('  node stages p50 ms: ' + '  '.join(
         f'{s} {_fmt(result.node[s]["p50"])}' for s in STAGES))
     cp = result.copy

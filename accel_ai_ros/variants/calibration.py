@@ -42,9 +42,9 @@ import cv2
 import numpy as np
 import yaml
 
-from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.image_codec import decode_compressed_msg
 from accel_ai_ros.image_codec import decode_image_msg
+from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.params import defaults
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
@@ -191,8 +191,8 @@ def iter_bag(path: Path, topic: Optional[str] = None) -> Iterator[DecodedImage]:
         raise VariantError(f'rosbag2 folder {folder} does not exist; record one with: ros2 bag '
                            f'record /camera/image_raw')
     try:
-        import rosbag2_py
         from rclpy.serialization import deserialize_message
+        import rosbag2_py
         from sensor_msgs.msg import CompressedImage
         from sensor_msgs.msg import Image
     except ImportError as exc:
