@@ -40,16 +40,11 @@ from rclpy.lifecycle import LifecycleNode
 from rclpy.lifecycle import LifecycleState
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSProfile
-
-try:  # Iron and newer
-    from rclpy.event_handler import SubscriptionEventCallbacks
-except ImportError:  # Humble
-    from rclpy.qos_event import SubscriptionEventCallbacks  # type: ignore[no-redef]
 from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
-from rclpy.qos import DurabilityPolicy
 from std_msgs.msg import Bool
 from std_msgs.msg import Float32
 from std_msgs.msg import Float32MultiArray
@@ -82,6 +77,11 @@ from accel_ai_ros.stats import Throttle
 from accel_ai_ros.tradeoff.policy import accuracy_floor_problem
 from accel_ai_ros.tradeoff.policy import recommended_precision
 from accel_ai_ros.tradeoff.report import load_report
+
+try:  # Iron and newer
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks  # type: ignore[no-redef]
 
 _PARAM_TYPES = {
     'bool': ParameterType.PARAMETER_BOOL, 'int': ParameterType.PARAMETER_INTEGER,

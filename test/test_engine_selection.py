@@ -16,6 +16,7 @@
 
 from pathlib import Path
 
+from models import make_classifier
 import pytest
 
 from accel_ai_ros.engines.cache import CachedEngineLoader
@@ -26,7 +27,6 @@ from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.params import check_precision
 from accel_ai_ros.params import configured_precisions
 from accel_ai_ros.params import defaults
-from models import make_classifier
 
 
 def values(tmp_path: Path, **extra: object) -> dict:

@@ -362,9 +362,9 @@ def test_precision_report_with_no_qualifying_precision_fails_configure(ros, engi
 
 
 def test_prebuilt_engines_make_the_first_swap_instant_and_ready_is_latched(ros, engines):
-    from std_msgs.msg import Bool
     from rclpy.qos import DurabilityPolicy
     from rclpy.qos import QoSProfile
+    from std_msgs.msg import Bool
     ns = unique_ns()
     node = make_node(ros, ns, classifier_params(engines, prebuild_engines=True))
     assert wait_for(lambda: node._pipeline is not None)
