@@ -31,11 +31,10 @@ import onnx
 import pytest
 
 from accel_ai_ros.tools import demo_models
+from accel_ai_ros.tools import demo_train  # imports torch only when training starts
 from accel_ai_ros.variants import pruning
 
 pytest.importorskip('torch')
-
-from accel_ai_ros.tools import demo_train  # noqa: E402
 
 # Held-out accuracy measured when these tests were written, and the bound asserted.
 MEASURED = {'cnn': 0.9844, 'dwsep': 0.9667, 'cnn_2of4': 0.9822, 'cnn_mag50': 0.9867,
@@ -75,8 +74,8 @@ def test_accuracy_is_measured_and_bounded(built: Dict[str, Any]) -> None:
         scores = demo_models.predict(built['dir'] / entry['path'], x_test)
         assert scores.shape == (len(y_test), 10)
         accuracy = float(np.mean(scores.argmax(1) == y_test))
-        print(f"{name}: held-out accuracy {accuracy:.4f}, before fine-tuning "
-              f"{entry['options'].get('held_out_accuracy_before_fine_tune')}")
+        before = entry['options'].get('held_out_accuracy_before_fine_tune')
+        print(f'{name}: held-out accuracy {accuracy:.4f}, before fine-tuning {before}')
         assert accuracy == pytest.approx(entry['options']['held_out_accuracy'], abs=1e-4)
         assert accuracy >= BOUND[name], (name, accuracy)
     # Fine-tuning is what makes 80 % magnitude pruning usable (measured 0.30 before).

@@ -234,12 +234,12 @@ def bench_torch(args: argparse.Namespace, frame: np.ndarray) -> None:
               f'YOLOv8n-shaped network, {params / 1e6:.2f}M parameters, 1x3x{side}x{side} '
               f'-> {tuple(program.module()(torch.zeros(1, 3, side, side))["output0"].shape)}')
         device = f'cuda:{args.device}'
-        feed = {'input': np.zeros((1, 3, side, side), np.float32)}
         spec = PreprocessSpec(side, side, resize_mode='letterbox')
         image = DecodedImage(frame, 'bgr')
         for graph in (False, True):
             with TorchRunner(path, device=device, precision='fp16', cuda_graph=graph) as runner:
                 name = 'cuda graph' if graph else 'eager     '
+                feed = {runner.inputs()[0].name: np.zeros((1, 3, side, side), np.float32)}
                 gpu = []
                 for i in range(args.warmup + args.iterations):
                     runner.infer(feed)

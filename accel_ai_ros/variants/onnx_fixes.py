@@ -56,13 +56,27 @@ def default_opset(model: onnx.ModelProto) -> int:
 
 
 def remove_initializer_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Return a copy whose graph inputs no longer list the initializers (weights)."""
+    """Return a copy without initializers listed as graph inputs, and without unused ones.
+
+    Old exporters list every weight as a graph input, and PyTorch's leave BatchNorm's
+    ``num_batches_tracked`` counters that no node reads; ONNX Runtime warns once per such
+    initializer on every load, which floods the logs of every tool that loads the model.
+    """
     out = _copy(model)
     weights = {t.name for t in out.graph.initializer}
     keep = [v for v in out.graph.input if v.name not in weights]
     if len(keep) != len(out.graph.input):
         del out.graph.input[:]
         out.graph.input.extend(keep)
+    has_subgraphs = any(attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                        for node in out.graph.node for attr in node.attribute)
+    if has_subgraphs:  # If/Loop bodies may read outer initializers: keep them all
+        return out
+    used = {name for node in out.graph.node for name in node.input}
+    used.update(v.name for v in out.graph.output)
+    unused = [t for t in out.graph.initializer if t.name not in used]
+    for tensor in unused:
+        out.graph.initializer.remove(tensor)
     return out
 
 

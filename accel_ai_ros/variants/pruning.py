@@ -392,7 +392,7 @@ def prune_channels(model: onnx.ModelProto, fraction: float) -> onnx.ModelProto:
     """
     if not 0.0 <= fraction < 1.0:
         raise VariantError(f'channel fraction must be in [0, 1), got {fraction}; pass e.g. '
-                           f'0.25 to remove a quarter of each layer\'s output channels')
+                           f'0.25 to remove a quarter of the output channels of each layer')
     out = _copy(model)
     pruned: Dict[str, List[int]] = {}
     skipped: Dict[str, str] = {}
