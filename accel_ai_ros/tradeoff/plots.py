@@ -75,18 +75,21 @@ def plot_tradeoff(report: Report, path: PathLike, x: str = 'latency_p50_ms') -> 
     fig, ax = plt.subplots(figsize=(8.0, 5.5), dpi=110)
     try:
         markers = {'fp32': 'o', 'fp16': 's', 'int8': '^'}
-        for row in rows:
+        # Stagger the labels by rank so that points close together stay readable.
+        ordered = sorted(rows, key=lambda r: (r[x], r['accuracy']))
+        for rank, row in enumerate(ordered):
             ax.scatter(row[x], row['accuracy'], s=60, zorder=3,
                        marker=markers.get(row['precision'], 'D'))
             ax.annotate(f'{row["variant"]} ({row["backend"]})', (row[x], row['accuracy']),
-                        textcoords='offset points', xytext=(6, 6), fontsize=9)
+                        textcoords='offset points', xytext=(6, 6 - 14 * (rank % 3)),
+                        fontsize=9)
         if front:
             ax.plot([r[x] for r in front], [r['accuracy'] for r in front], '--',
                     color='tab:red', zorder=2)
             ax.scatter([r[x] for r in front], [r['accuracy'] for r in front], s=180,
                        facecolors='none', edgecolors='tab:red', zorder=4,
                        label='Pareto front (ringed, dashed)')
-            ax.legend(loc='lower right')
+            ax.legend(loc='best')
         ax.set_xlabel(AXES[x])
         ax.set_ylabel(f'{metric} (higher is better)')
         dataset = report.get('dataset', {}).get('name', '')
