@@ -38,7 +38,10 @@ setup(
         # The demo trains its model from scikit-learn's digits and converts it to FP16.
         'demo': ['onnxruntime', 'scikit-learn', 'onnxconverter-common'],
         'variants': ['onnxruntime', 'onnxconverter-common'],
-        'bench': ['matplotlib'],
+        'bench': ['matplotlib', 'scikit-image'],
+        'train': ['torch'],
+        'tensorrt': ['tensorrt', 'cuda-python'],
+        'gpu': ['cuda-python'],
         'test': ['pytest', 'scikit-image', 'scikit-learn', 'onnxconverter-common',
                  'matplotlib'],
     },
@@ -57,6 +60,7 @@ setup(
             'accel-ai-bench = accel_ai_ros.tools.bench:main',
             'accel-ai-build = accel_ai_ros.tools.build:main',
             'accel-ai-variants = accel_ai_ros.tools.variants:main',
+            'train_demo_models = accel_ai_ros.tools.demo_train:main',
         ],
     },
 )
