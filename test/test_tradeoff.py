@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from typing import Dict
 from typing import List
+import zlib
 
 import cv2
 import numpy as np
@@ -303,3 +304,114 @@ def test_precision_command_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'does not exist' in err[0]
     assert _bench(['--variant', 'no-equals-sign', '--output-dir', str(tmp_path)]) == 1
+
+
+# -- levers: parameters, zeros, compressed size, caveats, lever-marked plots -------------------
+def _sparse_model(path: Path) -> Path:
+    """Gemm weight [4, 8] with 20 zeros, bias [4] with 1, an INT8 DQ weight with 2, a shape."""
+    import onnx
+    from onnx import helper
+    from onnx import numpy_helper
+    from onnx import TensorProto
+    weight = np.arange(1, 33, dtype=np.float32).reshape(4, 8)
+    weight.flat[:20] = 0.0
+    bias = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
+    q_weight = np.array([[0, 3], [0, -2]], dtype=np.int8)
+    inits = [numpy_helper.from_array(weight, 'w'), numpy_helper.from_array(bias, 'b'),
+             numpy_helper.from_array(q_weight, 'qw'),
+             numpy_helper.from_array(np.array(0.5, dtype=np.float32), 'qs'),
+             numpy_helper.from_array(np.array(0, dtype=np.int8), 'qz'),
+             numpy_helper.from_array(np.array([1, 4], dtype=np.int64), 'shape')]
+    nodes = [helper.make_node('Gemm', ['x', 'w', 'b'], ['y'], transB=1),
+             helper.make_node('Reshape', ['y', 'shape'], ['r']),
+             helper.make_node('DequantizeLinear', ['qw', 'qs', 'qz'], ['dq']),
+             helper.make_node('Identity', ['dq'], ['z'])]
+    graph = helper.make_graph(
+        nodes, 'sparse', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info('r', TensorProto.FLOAT, [1, 4]),
+         helper.make_tensor_value_info('z', TensorProto.FLOAT, [2, 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    onnx.save(model, str(path))
+    return path
+
+
+def test_model_stats_counts_weights_zeros_and_compressed_size(tmp_path):
+    from accel_ai_ros.tradeoff.levers import model_stats
+    path = _sparse_model(tmp_path / 'sparse.onnx')
+    stats = model_stats(path)
+    # w 32 + b 4 + qw 4; the quantization scale and zero point and the shape are left out.
+    assert stats['parameters'] == 40
+    assert stats['nonzero_parameters'] == 40 - 20 - 1 - 2
+    assert stats['size_compressed_bytes'] == len(zlib.compress(path.read_bytes(), 9))
+    assert stats['size_compressed_bytes'] < path.stat().st_size
+    blob = tmp_path / 'engine.plan'
+    blob.write_bytes(b'\0' * 4096)
+    assert model_stats(blob) == {'parameters': None, 'nonzero_parameters': None,
+                                 'size_compressed_bytes': len(zlib.compress(b'\0' * 4096, 9))}
+
+
+def test_lever_of_manifest_entries():
+    from accel_ai_ros.tradeoff.levers import lever_of
+    assert lever_of({'lever': 'architecture', 'method': 'channel'}) == 'architecture'
+    assert lever_of({'architecture': 'cnn', 'pruning': '2:4'}) == 'pruning'
+    assert lever_of({'architecture': 'dwsep', 'pruning': None}) == 'architecture'
+    assert lever_of({'method': 'magnitude', 'sparsity': 0.5}) == 'pruning'
+    assert lever_of({}, 'pruned with 2:4 to sparsity 0.5') == 'pruning'
+    assert lever_of({'opset': 17}) == 'precision' and lever_of(None) == 'precision'
+
+
+def _lever_rows() -> List[Dict[str, Any]]:
+    rows = [_row('fp32', 'fp32', 2.0, 0.97), _row('int8', 'int8', 1.0, 0.96),
+            _row('mag50', 'fp32', 2.0, 0.96), _row('mag50_int8', 'int8', 1.0, 0.95),
+            _row('channel', 'fp32', 1.2, 0.95), _row('dwsep', 'fp32', 0.8, 0.94)]
+    for row, lever, nonzero in zip(rows, ['precision', 'precision', 'pruning', 'pruning',
+                                          'pruning', 'architecture'],
+                                   [100, 93, 50, 50, 100, 100]):
+        row.update(lever=lever, parameters=100, nonzero_parameters=nonzero,
+                   size_compressed_bytes=600, caveat='')
+    return rows
+
+
+def test_optional_row_fields_old_and_new_reports(tmp_path, hand_report):
+    rep.check_report(hand_report)  # rows without the optional fields still load
+    from accel_ai_ros.tradeoff.table import format_table
+    assert 'n/a' in format_table(hand_report) and '!' not in format_table(hand_report)
+    report = _report(_lever_rows())
+    path = rep.save_report(report, tmp_path / 'report.json')
+    assert rep.load_report(path)['rows'][2]['nonzero_parameters'] == 50
+    bad = _report([dict(_lever_rows()[0], parameters='100')])
+    with pytest.raises(rep.ReportError, match='parameters'):
+        rep.check_report(bad)
+    with pytest.raises(rep.ReportError, match='caveats'):
+        rep.check_report(dict(report, caveats='none'))
+
+
+def test_caveats_name_the_dense_zero_rows():
+    from accel_ai_ros.tradeoff.levers import report_caveats
+    from accel_ai_ros.tradeoff.levers import sparsity_caveat
+    from accel_ai_ros.tradeoff.table import format_table
+    rows = _lever_rows()
+    assert [bool(sparsity_caveat(r)) for r in rows] == [False, False, True, True, False,
+                                                        False]  # INT8 rounding: 7 % zero
+    assert sparsity_caveat(dict(rows[2], backend='tensorrt')) == ''
+    caveats = report_caveats(rows)
+    assert 'mag50, mag50_int8' in caveats[0] and 'cannot be faster' in caveats[0]
+    assert 'zlib level 9' in caveats[1]
+    table = format_table(_report(rows)).splitlines()
+    marks = [line[:3].strip() for line in table[1:7]]
+    assert [m.replace('*', '') for m in marks] == ['', '', '!', '!', '', '']
+    assert any(line.startswith('note: onnxruntime') for line in table)
+    assert 'pruning' in table[3] and '50.0%' in table[3]
+
+
+def test_plots_mark_levers(tmp_path):
+    pytest.importorskip('matplotlib')
+    from accel_ai_ros.tradeoff.plots import _legend
+    from accel_ai_ros.tradeoff.plots import write_plots
+    rows = _lever_rows()
+    labels = [h.get_label() for h in _legend(rows, True, True)]
+    assert labels == ['lever: precision', 'lever: pruning', 'lever: architecture', 'fp32',
+                      'int8', 'Pareto front (ringed, dashed)', 'zeros run densely']
+    for path in write_plots(_report(rows), tmp_path):
+        data = path.read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 1024

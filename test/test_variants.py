@@ -317,3 +317,42 @@ def test_cli_writes_variants_and_fails_cleanly(tmp_path: Path,
     assert err.count('\n') == 1 and 'no decodable frame' in err
     left = sorted(p.name for p in (tmp_path / 'o3').iterdir())
     assert left == ['legacy_fp16.onnx', 'legacy_fp32.onnx']  # no temp file, no manifest
+
+
+# -- pruned x precision ---------------------------------------------------------------------
+def test_pruned_precision_variants(tmp_path: Path) -> None:
+    from accel_ai_ros.tradeoff.levers import model_stats
+    model = make_classifier(tmp_path / 'net.onnx')
+    out = tmp_path / 'out'
+    photos = _write_photos(tmp_path / 'photos')
+    common = ['--output-dir', str(out), '--calibration-images', str(photos),
+              '--calibration-count', '3', '--resize-mode', 'stretch']
+    assert main([str(model), '--prune', '2:4', 'magnitude', '--sparsity', '0.6'] + common) == 0
+    manifest = read_manifest(out)
+    entries = {v['name']: v for v in manifest['variants']}
+    assert list(entries) == ['fp32', 'fp16', 'int8', '2:4', '2:4_fp16', '2:4_int8',
+                             'magnitude', 'magnitude_fp16', 'magnitude_int8']
+    assert entries['2:4_int8']['path'] == 'net_2-4_int8.onnx'
+    assert entries['magnitude_fp16']['path'] == 'net_magnitude_fp16.onnx'
+    assert entries['fp16']['options']['lever'] == 'precision'
+    for name in ('2:4', 'magnitude'):
+        for suffix, precision in (('', 'fp32'), ('_fp16', 'fp16'), ('_int8', 'int8')):
+            entry = entries[name + suffix]
+            assert entry['precision'] == precision
+            assert entry['options']['lever'] == 'pruning'
+            assert entry['options']['method'] == name
+            assert entry['notes'].startswith(f'pruning {name}: ')
+            stats = model_stats(out / entry['path'])
+            assert stats['nonzero_parameters'] < stats['parameters']  # zeros survive
+            _session(onnx.load(str(out / entry['path'])))
+    # 2:4 ignores --sparsity, and its notes and options say what it did instead.
+    assert 'sparsity' not in entries['2:4']['options']
+    assert '0.6' not in entries['2:4']['notes']
+    assert entries['magnitude']['options']['sparsity'] == 0.6
+    assert entries['magnitude']['options']['weight_sparsity'] == pytest.approx(0.6, abs=0.02)
+    # Another run into the same folder adds its variants and keeps the others.
+    assert main([str(model), '--precisions', 'fp16', '--prune', 'channel', '--sparsity',
+                 '0.5'] + common) == 0
+    names = [v['name'] for v in read_manifest(out)['variants']]
+    assert {'2:4_int8', 'magnitude', 'channel', 'channel_fp16'} <= set(names)
+    assert 'channel_int8' not in names and len(names) == len(set(names))

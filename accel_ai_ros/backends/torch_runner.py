@@ -72,7 +72,7 @@ PRECISIONS: Tuple[str, ...] = ('fp32', 'fp16', 'bf16')
 #: Warm-up passes before a CUDA graph is captured (cuDNN picks its kernels on the first ones).
 WARMUP_RUNS = 3
 
-_TF32_LOCK = threading.Lock()
+_TF32_LOCK = threading.RLock()  # _forward re-enters it inside graph capture
 
 
 def _one_line(error: BaseException) -> str:

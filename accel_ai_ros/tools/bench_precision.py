@@ -25,9 +25,12 @@ reference (no labels). Writes ``report.json``, ``accuracy_vs_latency.png`` and
     accel-ai-bench precision --variants out/variants.json --dataset skimage
         --params-file config/face_detector.yaml --output-dir reports/face  (one line)
 
-Variants come from ``--variants variants.json`` (accel-ai-variants), ``--demo DIR`` (the
-demo's manifest.json), ``--variant name=path`` (repeatable; the precision is read from the
-name) or, failing those, the ``engines.<precision>`` of ``--params-file``.
+Variants come from ``--variants variants.json`` (accel-ai-variants or demo_train;
+repeatable), ``--demo DIR`` (the demo's manifest.json), ``--variant name=path`` (repeatable;
+the precision is read from the name), all of them together when their preprocessing agrees,
+or, failing those, the ``engines.<precision>`` of ``--params-file``. Each row also records
+the file's parameters, non-zero parameters, zlib-compressed size and lever (precision,
+pruning, architecture), and the report's ``caveats`` say where zeros cannot be faster.
 """
 
 import argparse
