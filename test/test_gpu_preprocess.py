@@ -46,7 +46,7 @@ def cuda() -> Any:
 
 
 def photo(width: int, height: int) -> np.ndarray:
-    """Return a bgr8 photo (scikit-image's astronaut when installed, else synthetic)."""
+    """Return a bgr8 test photo: scikit-image's astronaut when installed, else synthetic."""
     key = (width, height)
     if key not in _images:
         try:
@@ -133,7 +133,7 @@ def test_orders_and_dtypes(cuda: Any, order: str, model_order: str, dtype: str) 
     """Every image order into every model order and dtype matches the CPU path."""
     kwargs: Dict[str, Any] = {}
     if dtype == 'uint8':
-        kwargs = dict(mean=(0.0,), std=(1.0,))
+        kwargs = {'mean': (0.0,), 'std': (1.0,)}
     for layout in ('nchw', 'nhwc'):
         spec = PreprocessSpec(224, 224, resize_mode='letterbox', channel_order=model_order,
                               layout=layout, dtype=dtype, **kwargs)
@@ -152,7 +152,7 @@ def test_bfloat16_strided_and_growing(cuda: Any) -> None:
     image = DecodedImage(padded[:, :400], 'bgr')  # rows of 1260 bytes, 1200 used
     cpu, _ = CpuPreprocessor(spec)(image)
     bf16, _ = run_gpu(cuda, spec, image, out_dtype='bfloat16')
-    np.testing.assert_allclose(bf16, cpu, rtol=1e-2, atol=1.0 / 255.0 + 1e-6)
+    np.testing.assert_allclose(bf16, cpu, rtol=1e-2, atol=1.01 / 255.0)  # 1 level + bf16
     with GpuPreprocessor(spec) as pre:
         out = cuda.DeviceBuffer(pre.output_nbytes)
         host = np.empty(spec.output_shape, np.float32)

@@ -200,7 +200,7 @@ def test_refuses_pickled_modules(tmp_path: Path) -> None:
 
 
 def test_torchscript_needs_shapes(tmp_path: Path) -> None:
-    """TorchScript takes its input shapes from input_shapes or a sidecar JSON."""
+    """A TorchScript module takes its input shapes from input_shapes or a sidecar JSON."""
     torch = _torch()
     from accel_ai_ros.backends.torch_runner import TorchRunner
     onnx_path = make_classifier(tmp_path / 'c.onnx')

@@ -415,3 +415,32 @@ def test_plots_mark_levers(tmp_path):
     for path in write_plots(_report(rows), tmp_path):
         data = path.read_bytes()
         assert data.startswith(PNG_SIGNATURE) and len(data) > 1024
+
+
+def test_several_manifests_merge_with_distinct_names(tmp_path):
+    from accel_ai_ros.errors import ParameterError
+    from accel_ai_ros.tools import bench_precision as bp
+
+    def manifest(folder: str, names: List[str], scale: float) -> Path:
+        root = tmp_path / folder
+        root.mkdir()
+        entries = []
+        for name in names:
+            (root / f'{folder}_{name}.onnx').write_bytes(name.encode())
+            entries.append({'name': name, 'precision': bp.precision_of(name),
+                            'path': f'{folder}_{name}.onnx', 'options': {'method': 'magnitude'}
+                            if 'magnitude' in name else {}})
+        (root / 'variants.json').write_text(json.dumps(
+            {'format': 1, 'preprocessing': {'scale': scale}, 'variants': entries}))
+        return root / 'variants.json'
+
+    first = bp.variants_json(manifest('cnn', ['fp32', 'magnitude_int8'], 1.0))
+    second = bp.variants_json(manifest('mlp', ['fp32', 'mlp_only'], 1.0))
+    merged = bp.merge_sources([first, second])
+    assert [v.name for v in merged.variants] == ['cnn_fp32', 'cnn_magnitude_int8',
+                                                 'mlp_fp32', 'mlp_only']
+    assert [v.lever for v in merged.variants] == ['precision', 'pruning', 'precision',
+                                                  'precision']
+    other = bp.variants_json(manifest('odd', ['fp16'], 2.0))
+    with pytest.raises(ParameterError, match='disagree'):
+        bp.merge_sources([bp.variants_json(tmp_path / 'cnn' / 'variants.json'), other])

@@ -226,7 +226,8 @@ class TorchRunner(Runner):
             keys = [str(k) for k in out_spec.context]
         self._output_keys = keys
         names = keys or [str(n) for n in user_outputs]
-        vals_out = [getattr(n, 'meta', {}).get('val') for n in outputs[-len(user_outputs):]]
+        vals_out: List[Any] = [getattr(n, 'meta', {}).get('val')
+                               for n in outputs[-len(user_outputs):]]
         self._outputs = []
         for name, val in zip(names, vals_out):
             shape = tuple(_dim(d) for d in val.shape) if hasattr(val, 'shape') else ()
@@ -328,8 +329,8 @@ class TorchRunner(Runner):
                                         _numpy_dtype(o.dtype)) for name, o in outs]
         if self._dev.type != 'cuda':
             return
-        pinned = dict(device='cpu', pin_memory=True)
-        self._host_out = [torch.empty(tuple(o.shape), dtype=o.dtype, **pinned)
+        self._host_out = [torch.empty(tuple(o.shape), dtype=o.dtype, device='cpu',
+                                      pin_memory=True)
                           for _, o in outs]
         if not self.cuda_graph:
             return
@@ -413,7 +414,7 @@ class TorchRunner(Runner):
             raise InferenceError(f'runner {self.name!r} is not active; call activate() first')
 
     def inputs(self) -> List[TensorInfo]:
-        """Describe the model's inputs (float inputs as float32, whatever the precision)."""
+        """Describe the inputs; float inputs are float32 whatever the precision."""
         self._require_active()
         return list(self._inputs)
 

@@ -123,7 +123,14 @@ def make_current(device: int = 0) -> Any:
         with _lock:
             ctx = _contexts.get(device)
             if ctx is None:
-                check(drv.cuInit(0), 'cuInit')
+                try:
+                    result = drv.cuInit(0)
+                except Exception as error:  # noqa: B902 - cuda-bindings raises its own types
+                    raise BackendUnavailableError(
+                        f'the CUDA driver library cannot be loaded ({type(error).__name__}: '
+                        f'{" ".join(str(error).split())}); install the NVIDIA driver or run '
+                        f'on a machine with an NVIDIA GPU') from None
+                check(result, 'cuInit')
                 count = check(drv.cuDeviceGetCount(), 'cuDeviceGetCount')
                 if not 0 <= device < count:
                     raise CudaError(f'CUDA device {device} does not exist ({count} device(s)); '

@@ -50,7 +50,7 @@ _ORDERS = {'rgb': 3, 'bgr': 3, 'rgba': 4, 'bgra': 4, 'mono': 1}
 
 KERNEL_NAME = 'accel_preprocess'
 
-KERNEL_SOURCE = r'''
+KERNEL_SOURCE = r"""
 struct Params {
     const unsigned char* src;
     void* dst;
@@ -154,7 +154,7 @@ extern "C" __global__ void accel_preprocess(const Params p) {
         }
     }
 }
-'''
+"""
 
 
 class _Params(ctypes.Structure):

@@ -136,7 +136,7 @@ def yolov8n_shaped(torch: Any) -> Any:
     """Return a plain nn.Module of YOLOv8n's shape (BN folded into conv biases), eval mode."""
     nn = torch.nn
 
-    class Conv(nn.Module):
+    class Conv(nn.Module):  # type: ignore[name-defined]
         def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1) -> None:
             super().__init__()
             self.conv = nn.Conv2d(c1, c2, k, s, k // 2, bias=True)
@@ -145,7 +145,7 @@ def yolov8n_shaped(torch: Any) -> Any:
         def forward(self, x: Any) -> Any:
             return self.act(self.conv(x))
 
-    class Bottleneck(nn.Module):
+    class Bottleneck(nn.Module):  # type: ignore[name-defined]
         def __init__(self, c: int, shortcut: bool) -> None:
             super().__init__()
             self.cv1, self.cv2, self.add = Conv(c, c, 3), Conv(c, c, 3), shortcut
@@ -154,7 +154,7 @@ def yolov8n_shaped(torch: Any) -> Any:
             y = self.cv2(self.cv1(x))
             return x + y if self.add else y
 
-    class C2f(nn.Module):
+    class C2f(nn.Module):  # type: ignore[name-defined]
         def __init__(self, c1: int, c2: int, n: int, shortcut: bool) -> None:
             super().__init__()
             self.c = c2 // 2
@@ -168,7 +168,7 @@ def yolov8n_shaped(torch: Any) -> Any:
                 y.append(m(y[-1]))
             return self.cv2(torch.cat(y, 1))
 
-    class SPPF(nn.Module):
+    class SPPF(nn.Module):  # type: ignore[name-defined]
         def __init__(self, c1: int, c2: int) -> None:
             super().__init__()
             self.cv1, self.cv2 = Conv(c1, c1 // 2), Conv(c1 * 2, c2)
@@ -180,7 +180,7 @@ def yolov8n_shaped(torch: Any) -> Any:
             y2 = self.m(y1)
             return self.cv2(torch.cat([x, y1, y2, self.m(y2)], 1))
 
-    class YoloV8nShaped(nn.Module):
+    class YoloV8nShaped(nn.Module):  # type: ignore[name-defined]
         def __init__(self, nc: int = 80) -> None:
             super().__init__()
             self.b0 = nn.Sequential(Conv(3, 16, 3, 2), Conv(16, 32, 3, 2), C2f(32, 32, 1, True),
@@ -239,6 +239,7 @@ def bench_torch(args: argparse.Namespace, frame: np.ndarray) -> None:
         for graph in (False, True):
             with TorchRunner(path, device=device, precision='fp16', cuda_graph=graph) as runner:
                 name = 'cuda graph' if graph else 'eager     '
+                assert isinstance(runner, TorchRunner)
                 feed = {runner.inputs()[0].name: np.zeros((1, 3, side, side), np.float32)}
                 gpu = []
                 for i in range(args.warmup + args.iterations):
