@@ -292,6 +292,31 @@ def _store(result: np.ndarray, dst: np.ndarray) -> None:
         np.copyto(dst, result.reshape(dst.shape), casting='same_kind')
 
 
+def check_image(image: DecodedImage) -> np.ndarray:
+    """Return ``image.pixels`` after checking they match the image's channel order and dtype.
+
+    Shared by the CPU and GPU preprocessors; raises PreprocessError naming the problem.
+    """
+    pixels = image.pixels
+    if image.order not in _IMAGE_ORDERS:
+        raise PreprocessError(
+            f'image order {image.order!r} is unknown; decode it to one of '
+            f'{", ".join(_IMAGE_ORDERS)}')
+    want = {'rgb': 3, 'bgr': 3, 'rgba': 4, 'bgra': 4, 'mono': 1}[image.order]
+    got = 1 if pixels.ndim == 2 else (pixels.shape[2] if pixels.ndim == 3 else -1)
+    if got != want:
+        raise PreprocessError(
+            f'image pixels of shape {pixels.shape} do not match order {image.order!r} '
+            f'({want} channel(s)); decode the image with accel_ai_ros.image_codec')
+    if pixels.dtype != np.uint8 and not (pixels.dtype == np.uint16 and want == 1):
+        raise PreprocessError(
+            f'image pixels are {pixels.dtype} {image.order}; only uint8 images and uint16 '
+            f'mono images are supported')
+    if pixels.shape[0] < 1 or pixels.shape[1] < 1:
+        raise PreprocessError(f'the image is empty ({pixels.shape}); check the camera')
+    return pixels
+
+
 class CpuPreprocessor:
     """
     Turns :class:`DecodedImage` frames into model-input tensors on the CPU.
@@ -386,24 +411,7 @@ class CpuPreprocessor:
 
     # -- helpers -----------------------------------------------------------------------
     def _check_image(self, image: DecodedImage) -> np.ndarray:
-        pixels = image.pixels
-        if image.order not in _IMAGE_ORDERS:
-            raise PreprocessError(
-                f'image order {image.order!r} is unknown; decode it to one of '
-                f'{", ".join(_IMAGE_ORDERS)}')
-        want = {'rgb': 3, 'bgr': 3, 'rgba': 4, 'bgra': 4, 'mono': 1}[image.order]
-        got = 1 if pixels.ndim == 2 else (pixels.shape[2] if pixels.ndim == 3 else -1)
-        if got != want:
-            raise PreprocessError(
-                f'image pixels of shape {pixels.shape} do not match order {image.order!r} '
-                f'({want} channel(s)); decode the image with accel_ai_ros.image_codec')
-        if pixels.dtype != np.uint8 and not (pixels.dtype == np.uint16 and want == 1):
-            raise PreprocessError(
-                f'image pixels are {pixels.dtype} {image.order}; only uint8 images and uint16 '
-                f'mono images are supported')
-        if pixels.shape[0] < 1 or pixels.shape[1] < 1:
-            raise PreprocessError(f'the image is empty ({pixels.shape}); check the camera')
-        return pixels
+        return check_image(image)
 
     def _check_out(self, out: Optional[np.ndarray]) -> np.ndarray:
         spec = self.spec

@@ -85,7 +85,7 @@ fi
 # TensorRT's type stubs, for mypy only (test/test_tensorrt_typing.py). Kept beside the
 # environment: installed into it they would make an empty 'tensorrt' module importable, and
 # the package's own dependency on the tensorrt placeholder cannot install without NVIDIA's host.
-if [ "$DEV" = 1 ] && [ ! -d "$VENV/trt-stubs/tensorrt-stubs" ]; then
+if [ "$DEV" = 1 ] && ! ls -d "$VENV"/trt-stubs/tensorrt_stubs-*.dist-info >/dev/null 2>&1; then
   say "tensorrt-stubs (type stubs only) into $VENV/trt-stubs"
   "$VPY" -m pip install --disable-pip-version-check -q --no-deps --target "$VENV/trt-stubs" \
     tensorrt-stubs==10.13.0.35.1 2>&1 \

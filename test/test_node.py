@@ -208,11 +208,19 @@ def test_precision_swap_during_a_30fps_stream_loses_no_frame(ros, engines):
     assert wait_for(lambda: results._lock is not None)
     frames = 90
     for i in range(frames):
+        start = time.monotonic()
         pub.publish(image_msg(rgb(seed=i % 7), 'rgb8', stamp_ns=(i + 1) * 1000))
         if i == 30:
             assert node.set_parameters([Parameter('precision', value='fp16')])[0].successful
-        time.sleep(1.0 / 30.0)
-    assert wait_for(lambda: len(results) >= frames, timeout=15.0), len(results)
+        # Pace at 30 fps, but let the worker take each frame before the next one comes, so
+        # that a loaded CI machine cannot turn scheduling delays into overtaken frames: any
+        # frame lost here is the swap's fault.
+        assert wait_for(lambda n=i: node.counters.get('received') > n
+                        and node._pipeline.waiting == 0, timeout=10.0), \
+            node.counters.snapshot()
+        time.sleep(max(0.0, 1.0 / 30.0 - (time.monotonic() - start)))
+    assert wait_for(lambda: len(results) >= frames, timeout=15.0), \
+        (len(results), node.counters.snapshot())
     counts = node.counters.snapshot()
     assert counts['received'] == frames
     assert counts['processed'] == frames, counts

@@ -41,6 +41,7 @@ from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.fileio import check_model_file
 
 logger = logging.getLogger('accel_ai_ros')
 
@@ -127,20 +128,7 @@ class OnnxRuntimeRunner(Runner):
     # -- lifecycle ---------------------------------------------------------------------
     def _check_file(self) -> int:
         """Raise EngineError when the model file is absent or empty; return its size."""
-        if not self.path.exists():
-            raise EngineError(
-                f'ONNX model {str(self.path)!r} does not exist; check the engines.<precision> '
-                f'parameter / path')
-        if not self.path.is_file():
-            raise EngineError(
-                f'ONNX model {str(self.path)!r} is not a file; point the engines.<precision> '
-                f'parameter / path at the .onnx file itself')
-        size = self.path.stat().st_size
-        if size == 0:
-            raise EngineError(
-                f'ONNX model {str(self.path)!r} is empty (0 bytes); re-export the model or '
-                f're-copy the file')
-        return size
+        return check_model_file(self.path, 'ONNX model', 'the .onnx file itself')
 
     def _check_providers(self, ort: Any) -> None:
         """Raise BackendUnavailableError when a requested provider is not installed."""

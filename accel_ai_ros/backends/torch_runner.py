@@ -63,6 +63,7 @@ from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.fileio import check_model_file
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.transform import ImageTransform
@@ -162,20 +163,7 @@ class TorchRunner(Runner):
     # -- loading -----------------------------------------------------------------------
     def _check_file(self) -> int:
         """Raise EngineError when the model file is absent or empty; return its size."""
-        if not self.path.exists():
-            raise EngineError(
-                f'PyTorch model {str(self.path)!r} does not exist; check the '
-                f'engines.<precision> parameter / path')
-        if not self.path.is_file():
-            raise EngineError(
-                f'PyTorch model {str(self.path)!r} is not a file; point the path at the '
-                f'.pt2 or .ts file itself')
-        size = self.path.stat().st_size
-        if size == 0:
-            raise EngineError(
-                f'PyTorch model {str(self.path)!r} is empty (0 bytes); re-export the model or '
-                f're-copy the file')
-        return size
+        return check_model_file(self.path, 'PyTorch model', 'the .pt2 or .ts file itself')
 
     def _load(self, torch: Any, size: int) -> Tuple[Any, str]:
         """Load the file without unpickling code; return (program or module, kind)."""

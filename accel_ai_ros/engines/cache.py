@@ -293,15 +293,8 @@ class CachedEngineLoader:
 
     def _load(self, path: Path) -> Runner:
         """Construct, activate and warm up a runner for ``path``."""
-        from accel_ai_ros.engines.loaders import warm_up
-        runner = self.runner_factory(path)
-        try:
-            runner.activate()
-            if self.warmup:
-                warm_up(runner)
-        except BaseException:
-            runner.deactivate()
-            raise
+        from accel_ai_ros.engines.loaders import activated
+        runner = activated(self.runner_factory(path), self.warmup)
         self.engine_used = path
         return runner
 

@@ -117,6 +117,18 @@ def warm_up(runner: Runner) -> bool:
     return True
 
 
+def activated(runner: Runner, warmup: bool = True) -> Runner:
+    """Activate ``runner`` and warm it up; deactivate it again if either step fails."""
+    try:
+        runner.activate()
+        if warmup:
+            warm_up(runner)
+    except BaseException:
+        runner.deactivate()
+        raise
+    return runner
+
+
 class RunnerFromFile:
     """Make an activated, warmed-up runner from an engine or model file.
 
@@ -157,12 +169,4 @@ class RunnerFromFile:
         kwargs = dict(self.options)
         if backend == 'onnxruntime':
             kwargs['providers'] = self.providers
-        runner = factory(self.path, **kwargs)
-        try:
-            runner.activate()
-            if self.warmup:
-                warm_up(runner)
-        except BaseException:
-            runner.deactivate()
-            raise
-        return runner
+        return activated(factory(self.path, **kwargs), self.warmup)

@@ -32,13 +32,13 @@ import json
 import logging
 import os
 from pathlib import Path
-import tempfile
 from typing import Any
 from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Union
 
+from accel_ai_ros import fileio
 from accel_ai_ros.errors import EngineError
 
 logger = logging.getLogger('accel_ai_ros')
@@ -159,48 +159,14 @@ def _write_error(target: Path, error: OSError) -> EngineError:
 def atomic_write(path: PathLike, data: Union[bytes, str]) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
 
-    The data goes to a temporary file in the same folder, is flushed and fsync'ed, and then
-    replaces ``path`` with :func:`os.replace` (atomic on POSIX). When anything fails midway the
-    temporary file is removed and ``path`` is left as it was.
+    :func:`accel_ai_ros.fileio.atomic_write`, with a write failure (folder not writable, disk
+    full) raised as an EngineError that says what to check.
     """
     target = Path(path)
-    payload = data.encode('utf-8') if isinstance(data, str) else bytes(data)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f'.{target.name}.', suffix='.tmp',
-                                        dir=str(target.parent))
+        return fileio.atomic_write(target, data)
     except OSError as error:
         raise _write_error(target, error) from None
-    try:
-        with os.fdopen(fd, 'wb') as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_name, target)
-    except BaseException as error:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        if isinstance(error, OSError):
-            raise _write_error(target, error) from None
-        raise
-    _fsync_dir(target.parent)
-    return target
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Flush a folder's entries so that a completed rename survives a power cut."""
-    try:
-        fd = os.open(str(folder), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_manifest(engine_path: PathLike, manifest: EngineManifest) -> Path:

@@ -38,6 +38,7 @@ import numpy as np
 from accel_ai_ros.errors import PreprocessError
 from accel_ai_ros.gpu import cuda
 from accel_ai_ros.image_codec import DecodedImage
+from accel_ai_ros.preprocess import check_image
 from accel_ai_ros.preprocess import plan_resize
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.preprocess import ResizePlan
@@ -275,24 +276,7 @@ class GpuPreprocessor:
 
     @staticmethod
     def _check_image(image: DecodedImage) -> np.ndarray:
-        pixels = image.pixels
-        want = _ORDERS.get(image.order)
-        if want is None:
-            raise PreprocessError(
-                f'image order {image.order!r} is unknown; decode it to one of '
-                f'{", ".join(_ORDERS)}')
-        got = 1 if pixels.ndim == 2 else (pixels.shape[2] if pixels.ndim == 3 else -1)
-        if got != want:
-            raise PreprocessError(
-                f'image pixels of shape {pixels.shape} do not match order {image.order!r} '
-                f'({want} channel(s)); decode the image with accel_ai_ros.image_codec')
-        if pixels.dtype != np.uint8 and not (pixels.dtype == np.uint16 and want == 1):
-            raise PreprocessError(
-                f'image pixels are {pixels.dtype} {image.order}; only uint8 images and uint16 '
-                f'mono images are supported')
-        if pixels.shape[0] < 1 or pixels.shape[1] < 1:
-            raise PreprocessError(f'the image is empty ({pixels.shape}); check the camera')
-        return pixels
+        return check_image(image)
 
     def upload(self, image: DecodedImage, stream_ptr: int) -> Tuple[ResizePlan, _Params]:
         """Copy the frame into pinned memory and queue its upload; return plan and params."""

@@ -33,7 +33,6 @@ import logging
 import os
 from pathlib import Path
 import sys
-import tempfile
 from typing import Any
 from typing import Dict
 from typing import Iterator
@@ -47,6 +46,8 @@ import numpy as np
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.fileio import atomic_output
+from accel_ai_ros.fileio import atomic_write
 
 INPUT_NAME = 'image'
 OUTPUT_NAME = 'probabilities'
@@ -221,39 +222,9 @@ def predict(model_path: Path, images: np.ndarray) -> np.ndarray:
     return np.concatenate([session.run([OUTPUT_NAME], {INPUT_NAME: x})[0] for x in batch])
 
 
-def _replace_atomically(tmp: Path, final: Path) -> None:
-    """Move a finished temp file onto its final name; remove the temp file on failure."""
-    try:
-        os.replace(tmp, final)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _temp_path(directory: Path, name: str) -> Path:
-    """Return a fresh, unused temp file path in ``directory`` (same file system)."""
-    fd, tmp = tempfile.mkstemp(prefix=f'.{name}.', suffix='.tmp', dir=directory)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-    finally:
-        os.close(fd)
-    return Path(tmp)
-
-
 def _write_bytes(directory: Path, name: str, data: bytes) -> None:
     """Write ``data`` to ``directory/name`` via a temp file and ``os.replace``."""
-    tmp = _temp_path(directory, name)
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _replace_atomically(tmp, directory / name)
+    atomic_write(directory / name, data)
 
 
 def _preprocessing() -> Dict[str, Any]:
@@ -289,14 +260,9 @@ def build_demo_models(output_dir: Path, seed: int = 0, force: bool = False) -> D
     _write_bytes(output_dir, model_file('fp16'), _fp16(fp32).SerializeToString())
     rng = np.random.default_rng(seed)
     calibration = x_train[rng.permutation(len(x_train))[:CALIBRATION_IMAGES]]
-    tmp = _temp_path(output_dir, model_file('int8'))
-    try:
+    with atomic_output(output_dir / model_file('int8'), suffix='.tmp.onnx') as tmp:
         _quantize_int8(output_dir / model_file('fp32'), tmp, calibration)
         onnx.checker.check_model(str(tmp))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _replace_atomically(tmp, output_dir / model_file('int8'))
     _write_bytes(output_dir, LABELS_FILE,
                  ''.join(f'{i}\n' for i in range(NUM_CLASSES)).encode('utf-8'))
     reference = predict(output_dir / model_file('fp32'), x_test).argmax(axis=1)

@@ -26,11 +26,9 @@ preprocesses frames exactly as the node does, from the node's parameter file
 """
 
 import argparse
-import os
 from pathlib import Path
 import re
 import sys
-import tempfile
 from typing import Any
 from typing import Callable
 from typing import Dict
@@ -39,6 +37,7 @@ from typing import Optional
 from typing import Sequence
 
 from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.fileio import atomic_output
 from accel_ai_ros.params import defaults
 from accel_ai_ros.params import TASK_CHOICES
 
@@ -196,15 +195,8 @@ def run(args: argparse.Namespace) -> Path:
         assert pruning is not None
         safe = re.sub(r'[^A-Za-z0-9_.-]', '-', method)
         final = out_dir / f'{stem}_{safe}.onnx'
-        fd, tmp_name = tempfile.mkstemp(prefix=f'.{final.name}.', suffix='.tmp.onnx',
-                                        dir=out_dir)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
+        with atomic_output(final, suffix='.tmp.onnx') as tmp:
             pruning.make_pruned_variant(fp32_path, method, args.sparsity, tmp)
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
         pruned = onnx.load(str(final))
         report = pruning.sparsity_report(pruned)
         recorded = pruning.pruning_notes(pruned)

@@ -25,13 +25,13 @@ imported here only, with the Agg backend.
 
 import os
 from pathlib import Path
-import tempfile
 from typing import Any
 from typing import Dict
 from typing import List
 from typing import Union
 
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.fileio import atomic_output
 from accel_ai_ros.tradeoff.levers import LEVERS
 from accel_ai_ros.tradeoff.levers import zeros_run_dense
 from accel_ai_ros.tradeoff.report import pareto_front
@@ -143,16 +143,8 @@ def plot_tradeoff(report: Report, path: PathLike, x: str = 'latency_p50_ms') -> 
         ax.grid(True, alpha=0.3)
         ax.margins(x=0.25, y=0.15)
         final = Path(path)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f'.{final.name}.', suffix='.png', dir=final.parent)
-        os.close(fd)
-        try:
+        with atomic_output(final, suffix='.png') as tmp:
             fig.savefig(tmp, format='png', bbox_inches='tight')
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     finally:
         plt.close(fig)
     return final

@@ -35,7 +35,6 @@ import json
 import math
 import os
 from pathlib import Path
-import tempfile
 from typing import Any
 from typing import Dict
 from typing import List
@@ -44,6 +43,7 @@ from typing import Sequence
 from typing import Union
 
 from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.fileio import atomic_write
 
 FORMAT = 1
 
@@ -133,21 +133,7 @@ def check_report(report: Report) -> None:
 def save_report(report: Report, path: Union[str, 'os.PathLike[str]']) -> Path:
     """Check ``report`` and write it as JSON atomically (temp file, fsync, rename)."""
     check_report(report)
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=2, allow_nan=False) + '\n'
-    fd, tmp = tempfile.mkstemp(prefix=f'.{final.name}.', suffix='.tmp', dir=final.parent)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return final
+    return atomic_write(path, json.dumps(report, indent=2, allow_nan=False) + '\n')
 
 
 def load_report(path: Union[str, 'os.PathLike[str]']) -> Report:

@@ -34,12 +34,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-import tempfile
 from typing import Any
 from typing import Dict
 from typing import Mapping
 from typing import Optional
 
+from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.variants import VariantError
 
 MANIFEST_FORMAT = 1
@@ -60,22 +60,7 @@ def file_sha256(path: Path) -> str:
 
 def write_atomic(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temp file in its folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, data)
 
 
 def new_manifest(source: Path, preprocessing: Mapping[str, Any], task: str) -> Dict[str, Any]:

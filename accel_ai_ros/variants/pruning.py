@@ -36,9 +36,7 @@ inputs (opset 9, PyTorch 1.x) work too.
 """
 
 import json
-import os
 from pathlib import Path
-import tempfile
 from typing import Any
 from typing import Dict
 from typing import List
@@ -49,6 +47,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.variants import VariantError
 
 #: The pruning methods :func:`make_pruned_variant` accepts.
@@ -449,23 +448,7 @@ def write_bytes_atomically(data: bytes, out_path: Path) -> Path:
 
     On any failure the temp file is removed and ``out_path`` keeps its old content.
     """
-    out_path = Path(out_path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f'.{out_path.name}.', suffix='.tmp',
-                                    dir=out_path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out_path
+    return atomic_write(out_path, data)
 
 
 def write_model_atomically(model: onnx.ModelProto, out_path: Path) -> Path:
