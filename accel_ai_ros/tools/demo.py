@@ -38,7 +38,7 @@ from typing import Sequence
 import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Float32
@@ -178,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
                 '-p', f'model_dir:={models}', '-p', f'precision:={precisions[0]}']
     context = rclpy.Context()
     rclpy.init(args=ros_args, context=context)
-    executor = MultiThreadedExecutor(num_threads=3, context=context)
+    # One executor thread is enough: inference runs on the node's own worker thread.
+    executor = SingleThreadedExecutor(context=context)
     nodes: List[Node] = []
     try:
         source = ImageSource(context=context, parameter_overrides=[
@@ -199,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         for node in reversed(nodes):
+            executor.remove_node(node)
             node.destroy_node()
         executor.shutdown()
         rclpy.try_shutdown(context=context)
