@@ -87,6 +87,9 @@ class Runner(abc.ABC):
         self.is_active = False
         self.last_inference_ms = 0.0
         self.last_preprocess_ms = 0.0
+        # Filled by each backend's _activate() from the engine itself.
+        self._inputs: List[TensorInfo] = []
+        self._outputs: List[TensorInfo] = []
         self._preprocessor: Optional[CpuPreprocessor] = None
         self._input_buffer: Optional[np.ndarray] = None
 
@@ -113,13 +116,20 @@ class Runner(abc.ABC):
         self.deactivate()
 
     # -- metadata ----------------------------------------------------------------------
-    @abc.abstractmethod
     def inputs(self) -> List[TensorInfo]:
         """Return the engine's inputs, known once :meth:`activate` ran."""
+        self._require_active()
+        return list(self._inputs)
 
-    @abc.abstractmethod
     def outputs(self) -> List[TensorInfo]:
         """Return the engine's outputs, known once :meth:`activate` ran."""
+        self._require_active()
+        return list(self._outputs)
+
+    def _require_active(self) -> None:
+        """Raise InferenceError unless the runner is active; backends may check more."""
+        if not self.is_active:
+            raise InferenceError(f'runner {self.name!r} is not active; call activate() first')
 
     def describe(self) -> str:
         """Return a one-line summary of the engine's inputs and outputs."""

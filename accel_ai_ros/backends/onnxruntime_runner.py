@@ -207,16 +207,6 @@ class OnnxRuntimeRunner(Runner):
             raise InferenceError(
                 f'runner {self.name!r} is not active; call activate() first')
 
-    def inputs(self) -> List[TensorInfo]:
-        """Describe the true model inputs, leaving out initializers listed as graph inputs."""
-        self._require_active()
-        return list(self._inputs)
-
-    def outputs(self) -> List[TensorInfo]:
-        """Describe the model's outputs."""
-        self._require_active()
-        return list(self._outputs)
-
     @property
     def session_providers(self) -> List[str]:
         """Return the execution providers the active session uses, best first."""

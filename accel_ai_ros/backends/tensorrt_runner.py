@@ -520,16 +520,6 @@ class TensorRTRunner(Runner):
         self._inputs, self._outputs, self._profiles = [], [], {}
 
     # -- metadata ----------------------------------------------------------------------
-    def inputs(self) -> List[TensorInfo]:
-        """Describe the engine's inputs; dynamic dimensions are None."""
-        self._require_active()
-        return list(self._inputs)
-
-    def outputs(self) -> List[TensorInfo]:
-        """Describe the engine's outputs; dynamic dimensions are None."""
-        self._require_active()
-        return list(self._outputs)
-
     def _require_active(self) -> None:
         """Raise InferenceError when the runner has no context."""
         if self._context is None:

@@ -401,16 +401,6 @@ class TorchRunner(Runner):
         if self._module is None:
             raise InferenceError(f'runner {self.name!r} is not active; call activate() first')
 
-    def inputs(self) -> List[TensorInfo]:
-        """Describe the inputs; float inputs are float32 whatever the precision."""
-        self._require_active()
-        return list(self._inputs)
-
-    def outputs(self) -> List[TensorInfo]:
-        """Describe the model's outputs as returned on the host (floats as float32)."""
-        self._require_active()
-        return list(self._outputs)
-
     @property
     def uses_cuda_graph(self) -> bool:
         """Return True when the forward pass is replayed from a captured CUDA graph."""
