@@ -64,8 +64,12 @@ command -v cc >/dev/null && command -v c++ >/dev/null \
   || die 'no C/C++ compiler; install one (Debian: apt-get install build-essential)'
 
 echo "Installing the build dependencies into $PREFIX ..."
-"$PY" -m pip install --quiet "${BUILD_DEPS[@]}" \
-  || die "pip could not install ${BUILD_DEPS[*]}; check the network or the package index"
+# (pip's notes about unusable local index folders in a machine's pip.conf are dropped.)
+if ! "$PY" -m pip install --quiet --disable-pip-version-check "${BUILD_DEPS[@]}" 2>&1 \
+    | { grep -v "^WARNING: Location '.*' is ignored: it is neither a file nor a directory" \
+        || true; }; then
+  die "pip could not install ${BUILD_DEPS[*]}; check the network or the package index"
+fi
 
 PY_INCLUDE=$("$PY" -c 'import sysconfig; print(sysconfig.get_path("include"))')
 NUMPY_INCLUDE=$("$PY" -c 'import numpy; print(numpy.get_include())')
