@@ -133,7 +133,7 @@ class LatencyTracker:
             for q, value in zip(qs, values):
                 entry[_quantile_key(q)] = float(value)
             entry['mean'] = float(data.mean())
-            entry['max'] = float(data.max())
+            entry['max'] = float(np.max(data, axis=None))
             entry['count'] = float(totals[stage])
             out[stage] = entry
         return out
