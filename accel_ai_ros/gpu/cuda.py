@@ -202,7 +202,7 @@ class PinnedBuffer:
         self.device = device
         self.ptr = 0
         self.nbytes = 0
-        self.array = np.empty(0, np.uint8)
+        self.array: np.ndarray = np.empty(0, np.uint8)
         self.reserve(nbytes)
 
     def reserve(self, nbytes: int) -> int:

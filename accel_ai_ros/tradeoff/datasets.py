@@ -93,7 +93,8 @@ def read_image(path: PathLike) -> DecodedImage:
     if pixels is None or pixels.size == 0:
         raise ParameterError(f'cannot read the image {str(path)!r}; is it a PNG/JPEG file?')
     if pixels.dtype != np.uint8:
-        pixels = cv2.convertScaleAbs(pixels, alpha=255.0 / max(float(np.max(pixels, axis=None)), 1.0))
+        peak = max(float(np.max(pixels, axis=None)), 1.0)
+        pixels = cv2.convertScaleAbs(pixels, alpha=255.0 / peak)
     if pixels.ndim == 2:
         return DecodedImage(pixels, 'mono')
     if pixels.shape[2] == 4:
