@@ -331,7 +331,8 @@ class InferenceNode(LifecycleNode):
 
     def _stop_engine(self) -> None:
         self._free_warm()
-        if self._subscription is not None:
+        if self._subscription is not None and self.context.ok():
+            # (After Ctrl-C rclpy has already shut the context down: nothing to tell.)
             self._pubs['ready'].publish(Bool(data=False))
             self.destroy_subscription(self._subscription)
             self._subscription = None

@@ -39,6 +39,8 @@ from onnx import helper
 from onnx import numpy_helper
 from onnx import TensorProto
 
+from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
+
 PathLike = Union[str, Path]
 Dim = Union[int, str, None]
 
@@ -53,7 +55,12 @@ def _weights(rng: np.random.Generator, name: str, shape: Sequence[int]) -> onnx.
 
 
 def _save(model: onnx.ModelProto, path: PathLike) -> Path:
-    """Check ``model``, write it to ``path`` and return the path."""
+    """Check ``model``, write it to ``path`` and return the path.
+
+    The IR version is the lowest the opset needs (``helper.make_model`` writes the newest),
+    so every supported ONNX Runtime loads the file.
+    """
+    model = with_min_ir_version(model)
     onnx.checker.check_model(model)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -436,7 +437,7 @@ def _bad_reshape_model(path: Path) -> Path:
          helper.make_tensor_value_info('shape', TensorProto.INT64, [3])],
         [helper.make_tensor_value_info('output', TensorProto.FLOAT, None)])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
-    onnx.save(model, str(path))
+    onnx.save(with_min_ir_version(model), str(path))
     return path
 
 

@@ -388,3 +388,29 @@ def test_prebuilt_engines_make_the_first_swap_instant_and_ready_is_latched(ros, 
     assert wait_for(lambda: node._pipeline.runner is warm)
     assert node.trigger_deactivate() == SUCCESS
     assert not warm.is_active
+
+
+def test_ctrl_c_stops_the_node_process_cleanly(engines):
+    import signal
+    args = [sys.executable, '-m', 'accel_ai_ros.node', '--ros-args', '-r',
+            f'__ns:={unique_ns()}', '-p', f'engines.fp32:={engines["fp32"]}',
+            '-p', 'resize_mode:=stretch']
+    proc = subprocess.Popen(args, env=dict(os.environ), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    output = []
+    try:
+        for line in proc.stdout:
+            output.append(line)
+            if 'running fp32' in line:
+                break
+        time.sleep(2.0)  # let activation finish: the subscription and ~/ready exist
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=20)
+        output.append(rest)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = ''.join(output)
+    assert 'running fp32' in text, text[-2000:]
+    assert proc.returncode == 0, text[-2000:]
+    assert 'Traceback' not in text, text[-2000:]

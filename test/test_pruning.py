@@ -37,6 +37,7 @@ import pytest
 
 from accel_ai_ros.variants import pruning
 from accel_ai_ros.variants import VariantError
+from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
 
 
 def _session(model: onnx.ModelProto) -> ort.InferenceSession:
@@ -63,7 +64,7 @@ def _matmul_model(path: Path, trans_b_gemm: bool = False) -> Path:
         [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1, 16])],
         [numpy_helper.from_array(w1, 'w1'), numpy_helper.from_array(w2, 'w2')])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
-    onnx.save(model, str(path))
+    onnx.save(with_min_ir_version(model), str(path))
     return path
 
 

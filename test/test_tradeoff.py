@@ -313,6 +313,8 @@ def _sparse_model(path: Path) -> Path:
     from onnx import helper
     from onnx import numpy_helper
     from onnx import TensorProto
+
+    from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
     weight = np.arange(1, 33, dtype=np.float32).reshape(4, 8)
     weight.flat[:20] = 0.0
     bias = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
@@ -331,7 +333,7 @@ def _sparse_model(path: Path) -> Path:
         [helper.make_tensor_value_info('r', TensorProto.FLOAT, [1, 4]),
          helper.make_tensor_value_info('z', TensorProto.FLOAT, [2, 2])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
-    onnx.save(model, str(path))
+    onnx.save(with_min_ir_version(model), str(path))
     return path
 
 

@@ -144,6 +144,8 @@ def _fp32_graph(mlp: Any) -> Any:
     from onnx import helper
     from onnx import numpy_helper
     from onnx import TensorProto
+
+    from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
     w1, w2 = (np.ascontiguousarray(w.T, dtype=np.float32) for w in mlp.coefs_)
     b1, b2 = (np.asarray(b, dtype=np.float32) for b in mlp.intercepts_)
     inits = [numpy_helper.from_array(a, name) for a, name in
@@ -163,9 +165,9 @@ def _fp32_graph(mlp: Any) -> Any:
                                        [1, 1, IMAGE_SIZE, IMAGE_SIZE])],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [1, NUM_CLASSES])],
         inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', OPSET)],
-                              producer_name='accel_ai_ros.make_demo_models')
-    model.ir_version = 8
+    model = with_min_ir_version(helper.make_model(
+        graph, opset_imports=[helper.make_opsetid('', OPSET)],
+        producer_name='accel_ai_ros.make_demo_models'))
     model.doc_string = ('Digit classifier (scikit-learn digits). Input: mono 8x8, '
                         'values 0..16 (pixel * 16/255), ink bright on dark.')
     onnx.checker.check_model(model)

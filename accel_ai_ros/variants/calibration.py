@@ -349,7 +349,8 @@ class CalibrationCache:
 
     ``{"format": 1, "entries": {key: {"model_sha256", "method", "preprocessing",
     "options", "frames", "source", "ranges"}}}``; ``ranges`` is ONNX Runtime's own
-    ``TensorsData`` JSON (``onnxruntime.quantization.calibrate.save_tensors_data``).
+    ``TensorsData`` JSON (as ``onnxruntime.quantization.calibrate.save_tensors_data`` writes
+    it; :func:`accel_ai_ros.variants.int8.ranges_to_json`).
     """
 
     def __init__(self, path: Path) -> None:

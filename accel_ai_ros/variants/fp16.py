@@ -17,10 +17,11 @@
 The conversion is ``convert_float_to_float16`` with ``keep_io_types=True``, from ONNX
 Runtime's own copy (``onnxruntime.transformers.float16``), else from onnxconverter-common
 (the tool ONNX Runtime's float16 guide names). ONNX Runtime's copy is preferred: with
-blocked operators that feed graph outputs, onnxconverter-common 1.16 writes two Cast nodes
-of the same name (an invalid model). With ``keep_io_types=True`` the node feeds the same float32
-tensor to every precision and reads float32 outputs. Every tensor type is written into the
-graph, so the result is *strongly typed*: TensorRT's strongly typed networks and ONNX
+blocked operators that feed graph outputs, onnxconverter-common 1.16 (and ONNX Runtime 1.23's
+copy) writes two Cast nodes of the same name (an invalid model) unless every node has its own
+name, which :func:`name_nodes` gives first. With ``keep_io_types=True`` the node feeds the
+same float32 tensor to every precision and reads float32 outputs. Every tensor type is written
+into the graph, so the result is *strongly typed*: TensorRT's strongly typed networks and ONNX
 Runtime run each node in the type the file says.
 
 Operators in the block list stay in FP32 behind Cast nodes. The default list adds to the
@@ -46,6 +47,7 @@ from accel_ai_ros.variants import VariantError
 from accel_ai_ros.variants.onnx_fixes import DEFAULT_OPSET
 from accel_ai_ros.variants.onnx_fixes import prepare_model
 from accel_ai_ros.variants.onnx_fixes import run_check
+from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
 
 #: Operators kept in FP32 by default (on top of the converter's own list).
 DEFAULT_FP16_BLOCK_LIST: Tuple[str, ...] = (
@@ -69,6 +71,33 @@ def _converter() -> Any:
     return float16
 
 
+def name_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """
+    Return a copy whose top-level nodes all have distinct, non-empty names.
+
+    The converters name the Cast nodes and tensors they add after the node they serve
+    (``node.name + '_output_cast_0'``): in ONNX Runtime 1.23's copy (the newest for Python
+    3.10) and onnxconverter-common 1.16, two unnamed (or equally named) blocked nodes that
+    feed graph outputs give two tensors of one name, a model ONNX Runtime refuses. Named
+    nodes keep their names; the others get ``<op_type>_<index>``.
+    """
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    taken = {node.name for node in out.graph.node if node.name}
+    seen = set()
+    for index, node in enumerate(out.graph.node):
+        if node.name and node.name not in seen:
+            seen.add(node.name)
+            continue
+        name = f'{node.op_type}_{index}'
+        while name in taken:
+            name += '_'
+        node.name = name
+        taken.add(name)
+        seen.add(name)
+    return out
+
+
 def block_list(op_block_list: Iterable[str] = DEFAULT_FP16_BLOCK_LIST) -> List[str]:
     """Return the converter's own block list plus ``op_block_list``, sorted."""
     return sorted(set(_converter().DEFAULT_OP_BLOCK_LIST) | set(op_block_list))
@@ -86,13 +115,14 @@ def convert_fp16(model: onnx.ModelProto,
     :class:`VariantError`.
     """
     float16 = _converter()
-    fixed = prepare_model(model, target_opset=target_opset)
+    fixed = name_nodes(prepare_model(model, target_opset=target_opset))
     blocked = block_list(op_block_list)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         try:
             converted = float16.convert_float_to_float16(
                 fixed, keep_io_types=True, op_block_list=blocked)
+            converted = with_min_ir_version(converted)
         except Exception as exc:  # the converter raises plain ValueError / RuntimeError
             message = ' '.join(str(exc).split())[:300]
             raise VariantError(f'the float16 conversion fails ({message}); try blocking '

@@ -22,13 +22,15 @@ as ONNX Runtime's quantizer notes) and float biases (TensorRT has no int32 Dequa
 
 Ranges come from ONNX Runtime's calibrators (MinMax, Entropy, Percentile) run over frames
 preprocessed as the node does, or from a :class:`~accel_ai_ros.variants.calibration.
-CalibrationCache` entry, which ``quantize_static`` reads through its
-``calibration_cache_path``.
+CalibrationCache` entry. Either way ONNX Runtime's ``QDQQuantizer`` is given the ranges, as
+``quantize_static`` gives it the calibrator's: only newer ONNX Runtime releases let
+``quantize_static`` read precomputed ranges (``calibration_cache_path``), not 1.23, the newest
+for Python 3.10. The ranges are stored as the JSON that newer releases' ``save_tensors_data``
+writes.
 """
 
 import contextlib
 import io
-import json
 import logging
 from pathlib import Path
 import tempfile
@@ -38,6 +40,7 @@ from typing import Optional
 from typing import Sequence
 from typing import Tuple
 
+import numpy as np
 import onnx
 
 from accel_ai_ros.errors import BackendUnavailableError
@@ -51,6 +54,7 @@ from accel_ai_ros.variants.calibration import preprocessing_dict
 from accel_ai_ros.variants.onnx_fixes import DEFAULT_OPSET
 from accel_ai_ros.variants.onnx_fixes import prepare_model
 from accel_ai_ros.variants.onnx_fixes import run_check
+from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
 
 CALIBRATION_METHODS: Tuple[str, ...] = ('minmax', 'entropy', 'percentile')
 DEFAULT_PERCENTILE = 99.999
@@ -87,6 +91,54 @@ def _calibration_options(method: str, percentile: float) -> Dict[str, Any]:
     return options
 
 
+def _encode(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return {'data': value.tolist(), 'dtype': str(value.dtype), 'CLS': 'numpy.array'}
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def ranges_to_json(ranges: Any) -> Dict[str, Any]:
+    """
+    Return ONNX Runtime's ``TensorsData`` as a JSON-ready dict.
+
+    The layout is that of ``onnxruntime.quantization.calibrate.save_tensors_data`` (newer
+    ONNX Runtime releases have it), so caches written by either are read by
+    :func:`ranges_from_json`.
+    """
+    data = {name: {key: _encode(value) for key, value in tensor.to_dict().items()}
+            for name, tensor in ranges.items()}
+    method = {'CLS': 'CalibrationMethod', 'value': str(ranges.calibration_method)}
+    return {'CLS': 'TensorsData', 'data': data, 'calibration_method': method,
+            'smooth_quant': False}
+
+
+def ranges_from_json(ranges: Dict[str, Any]) -> Any:
+    """Return the ``TensorsData`` that :func:`ranges_to_json` (or ONNX Runtime) wrote."""
+    from onnxruntime.quantization.calibrate import CalibrationMethod
+    from onnxruntime.quantization.calibrate import TensorData
+    from onnxruntime.quantization.calibrate import TensorsData
+    method = ranges['calibration_method']
+    if isinstance(method, dict):
+        method = method['value']
+    tensors = {}
+    for name, fields in ranges['data'].items():
+        kwargs: Dict[str, Any] = {}
+        for key, value in fields.items():
+            if key == 'CLS':
+                continue
+            if isinstance(value, dict) and value.get('CLS') == 'numpy.array':
+                value = np.array(value['data'], dtype=np.dtype(value['dtype']))
+            elif key in TensorData._floats and isinstance(value, (int, float)):
+                value = np.array(value, dtype=np.float32)
+            kwargs[key] = value
+        tensors[name] = TensorData(**kwargs)
+    return TensorsData(CalibrationMethod[str(method).split('.')[-1]], tensors)
+
+
 def calibrate(model_path: Path, reader: CalibrationReader, method: str,
               options: Dict[str, Any], work_dir: Path) -> Dict[str, Any]:
     """
@@ -96,7 +148,6 @@ def calibrate(model_path: Path, reader: CalibrationReader, method: str,
     the ranges serve any later choice of operators. ``work_dir`` takes the augmented model.
     """
     q = _quantization()
-    from onnxruntime.quantization.calibrate import save_tensors_data
     try:
         calibrator = q.create_calibrator(
             Path(model_path), None,
@@ -112,9 +163,23 @@ def calibrate(model_path: Path, reader: CalibrationReader, method: str,
         message = ' '.join(str(exc).split())[:300]
         raise VariantError(f'calibration fails ({message}); check that the frames fit the '
                            f'model input') from None
-    path = Path(work_dir) / 'computed_ranges.json'
-    save_tensors_data(ranges, path)
-    return dict(json.loads(path.read_text(encoding='utf-8')))
+    return ranges_to_json(ranges)
+
+
+def _quantize_qdq(source: Path, output: Path, ranges: Any, nodes_to_exclude: Sequence[str],
+                  op_types: Optional[Sequence[str]], extra: Dict[str, Any]) -> None:
+    """Quantize ``source`` with ``ranges`` as ``quantize_static`` does for QDQ int8."""
+    q = _quantization()
+    from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
+    from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
+    from onnxruntime.quantization.registry import QDQRegistry
+    from onnxruntime.quantization.registry import QLinearOpsRegistry
+    ops = list(op_types) if op_types else sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
+    quantizer = QDQQuantizer(
+        load_model_with_shape_infer(Path(source)), True, False, q.QuantType.QInt8,
+        q.QuantType.QInt8, ranges, [], list(nodes_to_exclude), ops, dict(extra))
+    quantizer.quantize_model()
+    quantizer.model.save_model_to_file(str(output), False)
 
 
 def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
@@ -134,7 +199,7 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
     the calibrator and the ranges are stored in ``cache``. With ``check``, ONNX Runtime
     loads and runs the result once.
     """
-    q = _quantization()
+    _quantization()  # BackendUnavailableError before any work when ONNX Runtime is missing
     calib_options = _calibration_options(method, percentile)
     fixed = prepare_model(model, target_opset=target_opset, fix_batch=True)
     fixed_bytes = fixed.SerializeToString()
@@ -153,7 +218,6 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
     with tempfile.TemporaryDirectory(prefix='accel_ai_int8.') as tmp:
         source = Path(tmp) / 'fp32.onnx'
         source.write_bytes(fixed_bytes)
-        ranges_path = Path(tmp) / 'ranges.json'
         if entry is None:
             assert reader is not None
             ranges = calibrate(source, reader, method, calib_options, Path(tmp))
@@ -164,25 +228,18 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
                 cache.put(key, entry)
         else:
             cached = True
-        ranges_path.write_text(json.dumps(entry['ranges']), encoding='utf-8')
         output = Path(tmp) / 'int8.onnx'
-        logging.disable(logging.WARNING)  # quiet the 'consider pre-processing' advice
+        logging.disable(logging.WARNING)  # quiet the quantizer's advice
         try:
-            q.quantize_static(
-                str(source), str(output), None,
-                quant_format=q.QuantFormat.QDQ, activation_type=q.QuantType.QInt8,
-                weight_type=q.QuantType.QInt8, per_channel=True, reduce_range=False,
-                calibrate_method=getattr(q.CalibrationMethod, _METHOD_NAMES[method]),
-                nodes_to_exclude=list(nodes_to_exclude), extra_options=extra,
-                op_types_to_quantize=list(op_types) if op_types else None,
-                calibration_cache_path=str(ranges_path))
+            _quantize_qdq(source, output, ranges_from_json(entry['ranges']),
+                          nodes_to_exclude, op_types, extra)
         except Exception as exc:  # the quantizer raises ValueError, RuntimeError, ...
             message = ' '.join(str(exc).split())[:300]
             raise VariantError(f'INT8 quantization fails ({message}); exclude the node it '
                                f'names (--int8-exclude-nodes) or check the model') from None
         finally:
             logging.disable(logging.NOTSET)
-        quantized = onnx.load(str(output))
+        quantized = with_min_ir_version(onnx.load(str(output)))
     if check:
         run_check(quantized)
     options: Dict[str, Any] = {

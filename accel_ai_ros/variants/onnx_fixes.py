@@ -46,6 +46,24 @@ def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
+def with_min_ir_version(model: onnx.ModelProto) -> onnx.ModelProto:
+    """
+    Return a copy whose IR version is the lowest its operator set imports allow.
+
+    ``onnx.helper.make_model`` and ONNX's converters write the newest IR version of the
+    installed onnx package, which older runtimes refuse to load (ONNX Runtime 1.23, the newest
+    for Python 3.10, reads IR 11 at most, as does TensorRT 10's parser). Every model this
+    package writes goes through this function, so any runtime that knows its opsets loads it.
+    """
+    out = _copy(model)
+    needed = int(onnx.helper.find_min_ir_version_for(list(out.opset_import),
+                                                     ignore_unknown=True))
+    if len(out.functions):
+        needed = max(needed, 8)  # model-local functions came with IR version 8
+    out.ir_version = needed
+    return out
+
+
 def default_opset(model: onnx.ModelProto) -> int:
     """Return the version of the default ('' or 'ai.onnx') operator set the model imports."""
     for entry in model.opset_import:
@@ -154,7 +172,7 @@ def fix_batch_dim(model: onnx.ModelProto, batch: int = 1) -> onnx.ModelProto:
 def prepare_model(model: onnx.ModelProto, target_opset: int = DEFAULT_OPSET,
                   fix_batch: bool = False) -> onnx.ModelProto:
     """
-    Apply every fix: initializer inputs, opset, (batch), shape inference; then check it.
+    Apply every fix: initializer inputs, opset, (batch), shapes, IR version; then check it.
 
     Every graph output is kept, in order. Raises :class:`VariantError` naming the step that
     failed.
@@ -163,7 +181,7 @@ def prepare_model(model: onnx.ModelProto, target_opset: int = DEFAULT_OPSET,
     out = upgrade_opset(remove_initializer_inputs(model), target=target_opset)
     if fix_batch:
         out = fix_batch_dim(out)
-    out = infer_shapes(out)
+    out = with_min_ir_version(infer_shapes(out))
     if [o.name for o in out.graph.output] != outputs:
         raise VariantError(f'the fixes changed the model outputs {outputs}; please report it')
     try:

@@ -49,6 +49,7 @@ from onnx import numpy_helper
 
 from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.variants import VariantError
+from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
 
 #: The pruning methods :func:`make_pruned_variant` accepts.
 PRUNE_METHODS = ('2:4', 'magnitude', 'channel')
@@ -452,7 +453,13 @@ def write_bytes_atomically(data: bytes, out_path: Path) -> Path:
 
 
 def write_model_atomically(model: onnx.ModelProto, out_path: Path) -> Path:
-    """Check ``model`` and write it to ``out_path`` atomically (:func:`write_bytes_atomically`)."""
+    """
+    Check ``model`` and write it to ``out_path`` atomically (:func:`write_bytes_atomically`).
+
+    The file carries the lowest IR version the model's opsets need
+    (:func:`~accel_ai_ros.variants.onnx_fixes.with_min_ir_version`).
+    """
+    model = with_min_ir_version(model)
     try:
         data = model.SerializeToString()
     except ValueError as exc:  # protobuf's 2 GiB limit
