@@ -20,6 +20,7 @@ reader sees either the old file or the complete new one.
 """
 
 import contextlib
+import hashlib
 import os
 from pathlib import Path
 import tempfile
@@ -101,3 +102,12 @@ def check_model_file(path: Path, kind: str, fix: str) -> int:
         raise EngineError(f'{kind} {str(path)!r} is empty (0 bytes); re-export the model or '
                           f're-copy the file')
     return size
+
+
+def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:
+    """Return the hex SHA-256 of a file, read in chunks; OSError when it cannot be read."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as stream:
+        for chunk in iter(lambda: stream.read(chunk_size), b''):
+            digest.update(chunk)
+    return digest.hexdigest()

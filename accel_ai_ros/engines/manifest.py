@@ -27,7 +27,6 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -138,16 +137,12 @@ def manifest_path(engine_path: PathLike) -> Path:
 
 
 def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+    """Return the hex sha256 of a file; EngineError naming the fix when it cannot be read."""
     try:
-        with open(path, 'rb') as stream:
-            for chunk in iter(lambda: stream.read(chunk_size), b''):
-                digest.update(chunk)
+        return fileio.sha256_file(path, chunk_size)
     except OSError as error:
         raise EngineError(f'cannot read {str(path)!r} to hash it ({error.strerror or error}); '
                           f'check the path and its permissions') from None
-    return digest.hexdigest()
 
 
 def _write_error(target: Path, error: OSError) -> EngineError:

@@ -37,7 +37,6 @@ import argparse
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from accel_ai_ros import params as node_params
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.fileio import sha256_file
 from accel_ai_ros.frame_processor import ProcessingSettings
 from accel_ai_ros.postprocess.factory import load_labels
 from accel_ai_ros.tradeoff import metrics
@@ -139,11 +139,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def sha256_of(path: Path) -> str:
     """Return the SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def _read_json(path: Path) -> Dict[str, Any]:

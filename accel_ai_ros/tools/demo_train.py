@@ -35,7 +35,6 @@ torch.export-based one cannot write opset 17 for these graphs.
 
 import argparse
 import copy
-import hashlib
 import io
 import json
 import os
@@ -53,6 +52,7 @@ import numpy as np
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.fileio import sha256_file
 from accel_ai_ros.tools import demo_models
 from accel_ai_ros.variants import pruning
 
@@ -268,11 +268,7 @@ def export_onnx(model: Any, out_path: Path) -> Any:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def build_variants(output_dir: Path, seed: int = 0, epochs: int = 20,

@@ -30,7 +30,6 @@ Variant paths are relative to the manifest's folder. Every file here is written 
 (a temp file in the same folder, then ``os.replace``), so a reader never sees half a file.
 """
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Mapping
 from typing import Optional
 
 from accel_ai_ros.fileio import atomic_write
+from accel_ai_ros.fileio import sha256_file
 from accel_ai_ros.variants import VariantError
 
 MANIFEST_FORMAT = 1
@@ -51,11 +51,7 @@ PREPROCESSING_FIELDS = ('resize_mode', 'channel_order', 'scale', 'mean', 'std', 
 
 def file_sha256(path: Path) -> str:
     """Return the SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def write_atomic(path: Path, data: bytes) -> Path:
