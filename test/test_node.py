@@ -414,3 +414,37 @@ def test_ctrl_c_stops_the_node_process_cleanly(engines):
     assert 'running fp32' in text, text[-2000:]
     assert proc.returncode == 0, text[-2000:]
     assert 'Traceback' not in text, text[-2000:]
+
+
+def test_raw_tensors_and_annotated_image_are_published_when_asked(ros, engines):
+    from std_msgs.msg import Float32MultiArray
+    ns = unique_ns()
+    node = make_node(ros, ns, classifier_params(engines, publish_raw=True,
+                                                publish_annotated=True))
+    raw = Collector(ros, Float32MultiArray, f'{ns}/inference_node/output')
+    annotated = Collector(ros, Image, f'{ns}/inference_node/image_annotated',
+                          qos_profile_sensor_data)
+    pub = ros.node('pub_extras').create_publisher(Image, f'{ns}/image', reliable(10))
+    assert wait_for(lambda: node._subscription is not None and pub.get_subscription_count() > 0)
+    assert wait_for(lambda: raw_count_ready(node, ns))
+    pub.publish(image_msg(rgb(48, 64), 'rgb8', frame_id='extras', stamp_ns=7))
+    assert wait_for(lambda: len(raw) >= 1 and len(annotated) >= 1)
+    tensor = raw.items[0]
+    assert [d.label for d in tensor.layout.dim] == ['logits/0', 'logits/1']
+    assert [d.size for d in tensor.layout.dim] == [1, 10] and len(tensor.data) == 10
+    image = annotated.items[0]
+    assert (image.header.frame_id, image.height, image.width, image.encoding) == \
+        ('extras', 48, 64, 'bgr8')
+    assert len(image.data) == 48 * 64 * 3
+    # Runtime switch: turning the raw output off takes effect on the next frame.
+    assert node.set_parameters([Parameter('publish_raw', value=False)])[0].successful
+    pub.publish(image_msg(rgb(48, 64), 'rgb8', stamp_ns=8))
+    assert wait_for(lambda: len(annotated) >= 2)
+    time.sleep(0.3)
+    assert len(raw) == 1
+
+
+def raw_count_ready(node: InferenceNode, ns: str) -> bool:
+    """Return True once the node's output publishers have a subscriber."""
+    return node._pubs['output'].get_subscription_count() > 0 and \
+        node._pubs['annotated'].get_subscription_count() > 0
