@@ -320,8 +320,9 @@ def test_frames_from_another_process_arrive(ros, engines):
     # 640x480 frame (over Fast DDS's default 512 KB segment) arrives.
     assert wait_for(lambda: node.counters.get('processed') >= 15, timeout=10.0), \
         node.counters.snapshot()
+    assert node._pipeline.wait_idle(5.0)
     counts = node.counters.snapshot()
-    assert counts['received'] == sum(v for k, v in counts.items() if k != 'received')
+    assert counts['received'] == sum(v for k, v in counts.items() if k != 'received'), counts
     assert qos_profile_sensor_data is not None
 
 
