@@ -48,7 +48,7 @@ def _positive(stats: Dict[str, Any], count: int) -> None:
 def test_latency_bench_runs_and_reports_every_field(
         demo_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         same_process: bool) -> None:
-    config = bench_latency._share_file('demo.yaml')
+    config = bench_latency.find_config('demo.yaml')
     assert config is not None
     out = tmp_path / 'latency.json'
     argv = ['latency', '--params-file', str(config), '--model-dir', str(demo_models),

@@ -58,8 +58,10 @@ from accel_ai_ros.frame_processor import ProcessingSettings
 from accel_ai_ros.image_codec import decode_image
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
+from accel_ai_ros.tools.environment import configure_dds_environment
+from accel_ai_ros.tools.environment import find_config
+from accel_ai_ros.tools.environment import PROFILE_NAME
 
-PROFILE_NAME = 'fastdds_localhost.xml'
 STAGES: Tuple[str, ...] = ('queue', 'decode', 'preprocess', 'inference', 'postprocess',
                            'publish')
 DISTINCT_FRAMES = 8
@@ -67,34 +69,6 @@ MATCH_TIMEOUT_S = 30.0
 SETTLE_S = 1.0
 _PROTOCOL = '@@ '
 _REPO = Path(__file__).resolve().parents[2]
-
-
-def _share_file(name: str) -> Optional[Path]:
-    """Return config/<name> from the installed share folder, else the source tree, else None."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        path = Path(get_package_share_directory('accel_ai_ros')) / 'config' / name
-        if path.is_file():
-            return path
-    except (ImportError, LookupError, ValueError, OSError):  # OSError: no AMENT_PREFIX_PATH
-        pass
-    path = _REPO / 'config' / name
-    return path if path.is_file() else None
-
-
-def configure_dds_environment() -> Dict[str, str]:
-    """Keep DDS on localhost and use the shipped Fast DDS profile unless already set.
-
-    Call before rclpy is imported. Returns the two variables as they are now.
-    """
-    if not os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE'):
-        os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    if not os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
-        profile = _share_file(PROFILE_NAME)
-        if profile is not None:
-            os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
-    return {name: os.environ.get(name, '') for name in
-            ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'FASTDDS_DEFAULT_PROFILES_FILE')}
 
 
 def parse_sizes(text: str) -> List[Tuple[int, int]]:
@@ -553,12 +527,12 @@ def choose_models(args: argparse.Namespace) -> Tuple[Path, Optional[Path], str]:
         model_dir = Path(args.model_dir).resolve() if args.model_dir else None
         return Path(args.params_file).resolve(), model_dir, Path(args.params_file).stem
     face = _REPO.parent / 'shared' / 'models' / 'face-detector-slim-320'
-    config = _share_file('face_detector.yaml')
+    config = find_config('face_detector.yaml')
     if not args.model_dir and config is not None \
             and (face / 'version-slim-320.onnx').is_file():
         return config, face, 'face detector (version-slim-320)'
     model_dir = Path(args.model_dir or 'models/demo').resolve()
-    config = _share_file('demo.yaml')
+    config = find_config('demo.yaml')
     if config is None:
         raise AccelAiError('config/demo.yaml not found; reinstall accel_ai_ros')
     from accel_ai_ros.tools.demo_models import build_demo_models

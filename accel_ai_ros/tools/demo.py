@@ -47,20 +47,15 @@ from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.messages import result_type
 from accel_ai_ros.node import InferenceNode
 from accel_ai_ros.tools import demo_models
+from accel_ai_ros.tools.environment import configure_dds_environment
+from accel_ai_ros.tools.environment import find_config
 from accel_ai_ros.tools.image_source import ImageSource
 
 
-def find_config(name: str) -> Path:
-    """Return config/<name> from the installed share folder, else from the source tree."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        path = Path(get_package_share_directory('accel_ai_ros')) / 'config' / name
-        if path.is_file():
-            return path
-    except (ImportError, LookupError, ValueError, OSError):
-        pass
-    path = Path(__file__).resolve().parents[2] / 'config' / name
-    if not path.is_file():
+def require_config(name: str) -> Path:
+    """Return config/<name> (installed share folder first), or say how to get it."""
+    path = find_config(name)
+    if path is None:
         raise AccelAiError(f'config/{name} not found; reinstall accel_ai_ros (scripts/setup.sh)')
     return path
 
@@ -174,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
         if demo_models.main(['--output-dir', str(models)]) != 0:
             return 1
     precisions = [p for p in args.precisions.split(',') if p]
-    ros_args = ['--ros-args', '--params-file', str(find_config('demo.yaml')),
+    configure_dds_environment()  # loopback only, large-frame profile, unless set already
+    ros_args = ['--ros-args', '--params-file', str(require_config('demo.yaml')),
                 '-p', f'model_dir:={models}', '-p', f'precision:={precisions[0]}']
     context = rclpy.Context()
     rclpy.init(args=ros_args, context=context)

@@ -1,0 +1,55 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""What the tools need from their surroundings: the shipped config files and a loopback DDS.
+
+Shared by the demo and the benchmarks, so that a tool started without the README's scripts
+still finds ``config/`` and keeps every DDS packet on this machine.
+"""
+
+import os
+from pathlib import Path
+from typing import Dict
+from typing import Optional
+
+PROFILE_NAME = 'fastdds_localhost.xml'
+_SOURCE_CONFIG = Path(__file__).resolve().parents[2] / 'config'
+
+
+def find_config(name: str) -> Optional[Path]:
+    """Return config/<name> from the installed share folder, else the source tree, else None."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        path = Path(get_package_share_directory('accel_ai_ros')) / 'config' / name
+        if path.is_file():
+            return path
+    except (ImportError, LookupError, ValueError, OSError):  # OSError: no AMENT_PREFIX_PATH
+        pass
+    path = _SOURCE_CONFIG / name
+    return path if path.is_file() else None
+
+
+def configure_dds_environment() -> Dict[str, str]:
+    """Keep DDS on localhost and use the shipped Fast DDS profile unless already set.
+
+    Call before rclpy is initialised. Returns the two variables as they are now.
+    """
+    if not os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE'):
+        os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    if not os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
+        profile = find_config(PROFILE_NAME)
+        if profile is not None:
+            os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
+    return {name: os.environ.get(name, '') for name in
+            ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'FASTDDS_DEFAULT_PROFILES_FILE')}
