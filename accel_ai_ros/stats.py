@@ -59,6 +59,25 @@ def _quantile_key(q: float) -> str:
     return f'p{q:g}'
 
 
+def summarize(samples: Sequence[float],
+              qs: Sequence[float] = DEFAULT_QUANTILES) -> Dict[str, float]:
+    """Return ``{'p50', 'p95', 'p99', 'mean', 'max', 'count'}`` of ``samples`` (nan when empty).
+
+    The one percentile summary of the package: the tracker, the benchmarks and the trade-off
+    report all use it (numpy's linear interpolation).
+    """
+    if len(samples) == 0:
+        entry = {_quantile_key(q): math.nan for q in qs}
+        entry.update(mean=math.nan, max=math.nan, count=0.0)
+        return entry
+    data = np.asarray(samples, dtype=np.float64)
+    values = np.atleast_1d(np.percentile(data, list(qs)))
+    entry = {_quantile_key(q): float(v) for q, v in zip(qs, values)}
+    entry.update(mean=float(data.mean()), max=float(np.max(data, axis=None)),
+                 count=float(data.size))
+    return entry
+
+
 class LatencyTracker:
     """
     Keep the last ``window`` samples (milliseconds) of each named stage.
@@ -127,13 +146,7 @@ class LatencyTracker:
             totals = dict(self._totals)
         out: Dict[str, Dict[str, float]] = {}
         for stage in sorted(copies):
-            data = np.asarray(copies[stage], dtype=np.float64)
-            entry: Dict[str, float] = {}
-            values = np.atleast_1d(np.percentile(data, list(qs)))
-            for q, value in zip(qs, values):
-                entry[_quantile_key(q)] = float(value)
-            entry['mean'] = float(data.mean())
-            entry['max'] = float(np.max(data, axis=None))
+            entry = summarize(copies[stage], qs)
             entry['count'] = float(totals[stage])
             out[stage] = entry
         return out

@@ -58,6 +58,7 @@ from accel_ai_ros.frame_processor import ProcessingSettings
 from accel_ai_ros.image_codec import decode_image
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
+from accel_ai_ros.stats import summarize
 from accel_ai_ros.tools.environment import configure_dds_environment
 from accel_ai_ros.tools.environment import find_config
 from accel_ai_ros.tools.environment import PROFILE_NAME
@@ -107,12 +108,9 @@ def make_frames(width: int, height: int, count: int = DISTINCT_FRAMES,
 
 def percentiles(samples: Sequence[float]) -> Dict[str, float]:
     """Return p50, p99, mean and count of ``samples`` (milliseconds); nan when empty."""
-    if not samples:
-        return {'p50': math.nan, 'p99': math.nan, 'mean': math.nan, 'count': 0}
-    data = np.asarray(samples, dtype=np.float64)
-    p50, p99 = np.percentile(data, [50, 99])
-    return {'p50': float(p50), 'p99': float(p99), 'mean': float(data.mean()),
-            'count': int(data.size)}
+    summary = summarize(samples)
+    return {'p50': summary['p50'], 'p99': summary['p99'], 'mean': summary['mean'],
+            'count': int(summary['count'])}
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> List[float]:

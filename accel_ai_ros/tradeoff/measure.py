@@ -50,6 +50,7 @@ from accel_ai_ros.frame_processor import FrameProcessor
 from accel_ai_ros.frame_processor import ProcessingSettings
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
+from accel_ai_ros.stats import summarize
 from accel_ai_ros.tradeoff.metrics import BoxLabel
 
 
@@ -69,9 +70,8 @@ class Job:
 
 def percentiles(samples_ms: Sequence[float]) -> Dict[str, float]:
     """Return p50, p95 and p99 (linear interpolation) of ``samples_ms``."""
-    values = np.asarray(samples_ms, dtype=np.float64)
-    p50, p95, p99 = np.percentile(values, [50.0, 95.0, 99.0])
-    return {'p50': float(p50), 'p95': float(p95), 'p99': float(p99)}
+    summary = summarize(samples_ms)
+    return {key: summary[key] for key in ('p50', 'p95', 'p99')}
 
 
 def _status_mb(key: str) -> Optional[float]:
