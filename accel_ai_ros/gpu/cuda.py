@@ -44,7 +44,9 @@ from accel_ai_ros.errors import InferenceError
 _INSTALL_HINT = ('install NVIDIA cuda-python: pip install cuda-python (or cuda-bindings '
                  'matching your CUDA major version); on Jetson use the aarch64 wheel')
 
-_lock = threading.Lock()
+# Two locks, always taken in this order when nested: _kernel_lock, then _context_lock.
+_context_lock = threading.Lock()  # guards _contexts (cuInit, primary context retain)
+_kernel_lock = threading.Lock()  # guards _kernels (one NVRTC compile per key)
 _modules: Dict[str, Any] = {}
 _contexts: Dict[int, Any] = {}
 _kernels: Dict[Tuple[str, str, int], 'Kernel'] = {}
@@ -120,7 +122,7 @@ def make_current(device: int = 0) -> Any:
     ctx = _contexts.get(device)
     drv = driver()
     if ctx is None:
-        with _lock:
+        with _context_lock:
             ctx = _contexts.get(device)
             if ctx is None:
                 try:
@@ -371,11 +373,13 @@ def compile_kernel(source: str, name: str, device: int = 0) -> Kernel:
     kernel = _kernels.get(key)
     if kernel is not None:
         return kernel
-    with _lock:
+    # The context is made current before the kernel lock is taken: make_current takes the
+    # context lock, and holding one plain lock while taking it again would never return.
+    major, minor = compute_capability(device)
+    with _kernel_lock:
         kernel = _kernels.get(key)
         if kernel is not None:
             return kernel
-        major, minor = compute_capability(device)
         arch = f'sm_{major}{minor}'
         base = ('--std=c++14', '-default-device', '--use_fast_math')
         try:
