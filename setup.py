@@ -54,13 +54,13 @@ setup(
     entry_points={
         'console_scripts': [
             'inference_node = accel_ai_ros.node:main',
-            'image_source = accel_ai_ros.tools.image_source:main',
-            'demo = accel_ai_ros.tools.demo:main',
-            'make_demo_models = accel_ai_ros.tools.demo_models:main',
-            'accel-ai-bench = accel_ai_ros.tools.bench:main',
-            'accel-ai-build = accel_ai_ros.tools.build:main',
-            'accel-ai-variants = accel_ai_ros.tools.variants:main',
-            'train_demo_models = accel_ai_ros.tools.demo_train:main',
+            'image_source = accel_ai_ros_tools.image_source:main',
+            'demo = accel_ai_ros_tools.demo:main',
+            'make_demo_models = accel_ai_ros_tools.demo_models:main',
+            'accel-ai-bench = accel_ai_ros_tools.bench:main',
+            'accel-ai-build = accel_ai_ros_tools.build:main',
+            'accel-ai-variants = accel_ai_ros_tools.variants.cli:main',
+            'train_demo_models = accel_ai_ros_tools.demo_train:main',
         ],
     },
 )

@@ -72,12 +72,12 @@ from accel_ai_ros.params import resolve_path
 from accel_ai_ros.params import validate
 from accel_ai_ros.pipeline import InferencePipeline
 from accel_ai_ros.pipeline import PendingFrame
+from accel_ai_ros.precision_policy import accuracy_floor_problem
+from accel_ai_ros.precision_policy import recommended_precision
+from accel_ai_ros.precision_report import load_report
 from accel_ai_ros.stats import FrameCounters
 from accel_ai_ros.stats import LatencyTracker
 from accel_ai_ros.stats import Throttle
-from accel_ai_ros.tradeoff.policy import accuracy_floor_problem
-from accel_ai_ros.tradeoff.policy import recommended_precision
-from accel_ai_ros.tradeoff.report import load_report
 
 try:  # Iron and newer
     from rclpy.event_handler import SubscriptionEventCallbacks

@@ -158,7 +158,7 @@ fi
 MAKER="$VENV/lib/accel_ai_ros/make_demo_models"
 if [ -x "$MAKER" ]; then
   stamp=models/demo/.generated
-  if [ ! -f "$stamp" ] || [ -n "$(find accel_ai_ros/tools -name 'demo_models*.py' -newer "$stamp")" ]; then
+  if [ ! -f "$stamp" ] || [ -n "$(find accel_ai_ros_tools -name 'demo_models*.py' -newer "$stamp")" ]; then
     say "demo models: make_demo_models --output-dir models/demo"
     "$MAKER" --output-dir models/demo
     touch "$stamp"

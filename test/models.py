@@ -39,7 +39,7 @@ from onnx import helper
 from onnx import numpy_helper
 from onnx import TensorProto
 
-from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
+from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
 
 PathLike = Union[str, Path]
 Dim = Union[int, str, None]

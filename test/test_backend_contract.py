@@ -54,7 +54,7 @@ from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.errors import ParameterError
-from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
+from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
 
 REPO = Path(__file__).resolve().parents[1]
 

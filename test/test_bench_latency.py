@@ -23,9 +23,9 @@ from typing import Dict
 import pytest
 
 from accel_ai_ros.errors import AccelAiError
-from accel_ai_ros.tools import bench
-from accel_ai_ros.tools import bench_latency
-from accel_ai_ros.tools.demo_models import build_demo_models
+from accel_ai_ros_tools import bench
+from accel_ai_ros_tools import bench_latency
+from accel_ai_ros_tools.demo_models import build_demo_models
 
 FRAMES = 20
 STAGES = ('queue', 'decode', 'preprocess', 'inference', 'postprocess', 'publish')

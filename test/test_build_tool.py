@@ -34,10 +34,10 @@ from accel_ai_ros.engines.builders import inspect_onnx
 from accel_ai_ros.engines.builders import OnnxPrecision
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
-from accel_ai_ros.tools.build import main
-from accel_ai_ros.tools.build import parse_precisions
-from accel_ai_ros.tools.build import parse_shape
-from accel_ai_ros.tools.build import profile_from_args
+from accel_ai_ros_tools.build import main
+from accel_ai_ros_tools.build import parse_precisions
+from accel_ai_ros_tools.build import parse_shape
+from accel_ai_ros_tools.build import profile_from_args
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -162,7 +162,7 @@ def test_without_tensorrt_exits_1_with_one_line(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(REPO)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
     result = subprocess.run(
-        [sys.executable, '-m', 'accel_ai_ros.tools.build', str(onnx), '--cache-dir',
+        [sys.executable, '-m', 'accel_ai_ros_tools.build', str(onnx), '--cache-dir',
          str(tmp_path / 'cache')], env=env, capture_output=True, text=True, timeout=120,
         check=False)
     assert result.returncode == 1

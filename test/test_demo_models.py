@@ -26,11 +26,11 @@ pytest.importorskip('onnxconverter_common')
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
 
-from accel_ai_ros.tools import demo_models  # noqa: E402
-from accel_ai_ros.tools.demo_models import held_out_digits  # noqa: E402
-from accel_ai_ros.tools.demo_models import main  # noqa: E402
-from accel_ai_ros.tools.demo_models import model_file  # noqa: E402
-from accel_ai_ros.tools.demo_models import output_files  # noqa: E402
+from accel_ai_ros_tools import demo_models  # noqa: E402
+from accel_ai_ros_tools.demo_models import held_out_digits  # noqa: E402
+from accel_ai_ros_tools.demo_models import main  # noqa: E402
+from accel_ai_ros_tools.demo_models import model_file  # noqa: E402
+from accel_ai_ros_tools.demo_models import output_files  # noqa: E402
 
 # Measured with seed 0: FP32 0.9733 held out, FP16 agrees 100 %, INT8 agrees 99.8 %.
 MIN_FP32_ACCURACY = 0.94

@@ -30,9 +30,9 @@ import numpy as np
 import onnx
 import pytest
 
-from accel_ai_ros.tools import demo_models
-from accel_ai_ros.tools import demo_train  # imports torch only when training starts
-from accel_ai_ros.variants import pruning
+from accel_ai_ros_tools import demo_models
+from accel_ai_ros_tools import demo_train  # imports torch only when training starts
+from accel_ai_ros_tools.variants import pruning
 
 pytest.importorskip('torch')
 

@@ -34,13 +34,13 @@ from sensor_msgs.msg import Image
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ParameterError
-from accel_ai_ros.tools.frame_sources import DigitsSource
-from accel_ai_ros.tools.frame_sources import ImageFolderSource
-from accel_ai_ros.tools.frame_sources import make_source
-from accel_ai_ros.tools.frame_sources import TestPatternSource
-from accel_ai_ros.tools.frame_sources import VideoFileSource
-from accel_ai_ros.tools.image_source import ImageSource
-from accel_ai_ros.tools.image_source import LABEL_MEMORY
+from accel_ai_ros_tools.frame_sources import DigitsSource
+from accel_ai_ros_tools.frame_sources import ImageFolderSource
+from accel_ai_ros_tools.frame_sources import make_source
+from accel_ai_ros_tools.frame_sources import TestPatternSource
+from accel_ai_ros_tools.frame_sources import VideoFileSource
+from accel_ai_ros_tools.image_source import ImageSource
+from accel_ai_ros_tools.image_source import LABEL_MEMORY
 
 # Measured: centre-cropped digits frames score exactly like the held-out split (0.9733).
 MIN_FRAME_ACCURACY = 0.94
@@ -61,7 +61,7 @@ def _centre_crop_8x8(frame: np.ndarray) -> np.ndarray:
 def test_digits_frames_have_size_and_give_the_digit_back(size: Tuple[int, int]) -> None:
     """Digits frames are HxWx3 BGR and the centre crop recovers the 8x8 digit."""
     pytest.importorskip('sklearn')
-    from accel_ai_ros.tools.demo_models import held_out_digits
+    from accel_ai_ros_tools.demo_models import held_out_digits
     source = DigitsSource(*size, seed=0)
     images, labels = held_out_digits(0)
     frames = list(islice(iter(source), 5))
@@ -80,7 +80,7 @@ def test_digits_frames_classified_by_the_fp32_model(tmp_path: Path) -> None:
     pytest.importorskip('sklearn')
     ort = pytest.importorskip('onnxruntime')
     pytest.importorskip('onnxconverter_common')
-    from accel_ai_ros.tools.demo_models import main
+    from accel_ai_ros_tools.demo_models import main
     assert main(['--output-dir', str(tmp_path)]) == 0
     session = ort.InferenceSession(str(tmp_path / 'digits_fp32.onnx'),
                                    providers=['CPUExecutionProvider'])
@@ -201,7 +201,7 @@ def _pixels(msg: Image) -> np.ndarray:
 def test_node_publishes_digits_with_labels(context: Context) -> None:
     """Digits frames arrive with size, encoding, frame_id, and label_for gives their label."""
     pytest.importorskip('sklearn')
-    from accel_ai_ros.tools.demo_models import held_out_digits
+    from accel_ai_ros_tools.demo_models import held_out_digits
     images, labels = held_out_digits(0)
     index = {img.tobytes(): int(lab) for img, lab in zip(images, labels)}
     node = ImageSource(context=context, parameter_overrides=_params(

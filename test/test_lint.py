@@ -32,7 +32,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SETUP_CFG = REPO / 'setup.cfg'
 # What ament_python's package template lints, in this repository's layout.
-LINT_PATHS = ['accel_ai_ros', 'test', 'launch', 'setup.py']
+LINT_PATHS = ['accel_ai_ros', 'accel_ai_ros_tools', 'test', 'launch', 'setup.py']
 HEADER_LINES = 13
 HEADER_RE = re.compile(r'# Copyright (\d{4})(-\d{4})? The accel_ai_ros Authors')
 
@@ -122,5 +122,5 @@ def test_mypy() -> None:
     from mypy import api
     stdout, stderr, status = api.run(
         ['--config-file', str(SETUP_CFG), '--cache-dir', str(REPO / '.mypy_cache'),
-         str(REPO / 'accel_ai_ros')])
+         str(REPO / 'accel_ai_ros'), str(REPO / 'accel_ai_ros_tools')])
     assert status == 0, f'mypy (setup.cfg [mypy]):\n{stdout}{stderr}'

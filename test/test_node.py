@@ -328,8 +328,8 @@ def test_frames_from_another_process_arrive(ros, engines):
 
 def _report(tmp_path: Path, accuracies: Dict[str, float]) -> Path:
     """Write a schema-valid trade-off report with one row per precision."""
-    from accel_ai_ros.tradeoff.report import FORMAT
-    from accel_ai_ros.tradeoff.report import save_report
+    from accel_ai_ros.precision_report import FORMAT
+    from accel_ai_ros.precision_report import save_report
     rows = []
     for i, (precision, accuracy) in enumerate(accuracies.items()):
         latency = 3.0 - i

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Post-training pruning (accel_ai_ros.variants.pruning) on real ONNX models, no PyTorch.
+"""Post-training pruning (accel_ai_ros_tools.variants.pruning) on real ONNX models, no PyTorch.
 
 Every pattern is checked on the file written to disk. The face detector's agreement with the
 original is measured on scikit-image's astronaut() and bounded by what was measured when
@@ -35,9 +35,9 @@ from onnx import TensorProto
 import onnxruntime as ort
 import pytest
 
-from accel_ai_ros.variants import pruning
-from accel_ai_ros.variants import VariantError
-from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
+from accel_ai_ros_tools.variants import pruning
+from accel_ai_ros_tools.variants import VariantError
+from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
 
 
 def _session(model: onnx.ModelProto) -> ort.InferenceSession:
@@ -73,8 +73,8 @@ def _weight(model: onnx.ModelProto, name: str) -> np.ndarray:
 
 
 def test_import_needs_no_torch() -> None:
-    code = ('import sys, accel_ai_ros.variants.pruning, accel_ai_ros.tools.bench_sparsity; '
-            'import accel_ai_ros.tools.demo_train; sys.exit("torch" in sys.modules)')
+    code = ('import sys, accel_ai_ros_tools.variants.pruning, accel_ai_ros_tools.bench_sparsity; '
+            'import accel_ai_ros_tools.demo_train; sys.exit("torch" in sys.modules)')
     assert subprocess.run([sys.executable, '-c', code]).returncode == 0
 
 

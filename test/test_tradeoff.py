@@ -25,11 +25,11 @@ import cv2
 import numpy as np
 import pytest
 
-from accel_ai_ros.tradeoff import metrics
-from accel_ai_ros.tradeoff import report as rep
-from accel_ai_ros.tradeoff.datasets import coco_dataset
-from accel_ai_ros.tradeoff.datasets import folder_dataset
-from accel_ai_ros.tradeoff.metrics import BoxLabel
+from accel_ai_ros import precision_report as rep
+from accel_ai_ros_tools.tradeoff import metrics
+from accel_ai_ros_tools.tradeoff.datasets import coco_dataset
+from accel_ai_ros_tools.tradeoff.datasets import folder_dataset
+from accel_ai_ros_tools.tradeoff.metrics import BoxLabel
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -218,7 +218,7 @@ def test_report_round_trip(tmp_path, hand_report):
 
 def test_plots_written(tmp_path, hand_report):
     pytest.importorskip('matplotlib')
-    from accel_ai_ros.tradeoff.plots import write_plots
+    from accel_ai_ros_tools.tradeoff.plots import write_plots
     paths = write_plots(hand_report, tmp_path)
     assert [p.name for p in paths] == ['accuracy_vs_latency.png', 'accuracy_vs_throughput.png']
     for path in paths:
@@ -252,7 +252,7 @@ def test_folder_and_coco_datasets(tmp_path):
 
 # -- the command, end to end ---------------------------------------------------------------
 def _bench(argv: List[str]) -> int:
-    from accel_ai_ros.tools.bench import main
+    from accel_ai_ros_tools.bench import main
     return main(['precision'] + argv)
 
 
@@ -261,7 +261,7 @@ def test_precision_command_on_demo_models(tmp_path, capsys):
     pytest.importorskip('onnxconverter_common')
     pytest.importorskip('onnxruntime')
     pytest.importorskip('matplotlib')
-    from accel_ai_ros.tools.demo_models import build_demo_models
+    from accel_ai_ros_tools.demo_models import build_demo_models
     manifest = build_demo_models(tmp_path / 'demo')
     out = tmp_path / 'report'
     assert _bench(['--demo', str(tmp_path / 'demo'), '--warmup', '2', '--iterations', '10',
@@ -314,7 +314,7 @@ def _sparse_model(path: Path) -> Path:
     from onnx import numpy_helper
     from onnx import TensorProto
 
-    from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
+    from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
     weight = np.arange(1, 33, dtype=np.float32).reshape(4, 8)
     weight.flat[:20] = 0.0
     bias = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
@@ -338,7 +338,7 @@ def _sparse_model(path: Path) -> Path:
 
 
 def test_model_stats_counts_weights_zeros_and_compressed_size(tmp_path):
-    from accel_ai_ros.tradeoff.levers import model_stats
+    from accel_ai_ros_tools.tradeoff.levers import model_stats
     path = _sparse_model(tmp_path / 'sparse.onnx')
     stats = model_stats(path)
     # w 32 + b 4 + qw 4; the quantization scale and zero point and the shape are left out.
@@ -353,7 +353,7 @@ def test_model_stats_counts_weights_zeros_and_compressed_size(tmp_path):
 
 
 def test_lever_of_manifest_entries():
-    from accel_ai_ros.tradeoff.levers import lever_of
+    from accel_ai_ros_tools.tradeoff.levers import lever_of
     assert lever_of({'lever': 'architecture', 'method': 'channel'}) == 'architecture'
     assert lever_of({'architecture': 'cnn', 'pruning': '2:4'}) == 'pruning'
     assert lever_of({'architecture': 'dwsep', 'pruning': None}) == 'architecture'
@@ -376,7 +376,7 @@ def _lever_rows() -> List[Dict[str, Any]]:
 
 def test_optional_row_fields_old_and_new_reports(tmp_path, hand_report):
     rep.check_report(hand_report)  # rows without the optional fields still load
-    from accel_ai_ros.tradeoff.table import format_table
+    from accel_ai_ros_tools.tradeoff.table import format_table
     assert 'n/a' in format_table(hand_report) and '!' not in format_table(hand_report)
     report = _report(_lever_rows())
     path = rep.save_report(report, tmp_path / 'report.json')
@@ -389,9 +389,9 @@ def test_optional_row_fields_old_and_new_reports(tmp_path, hand_report):
 
 
 def test_caveats_name_the_dense_zero_rows():
-    from accel_ai_ros.tradeoff.levers import report_caveats
-    from accel_ai_ros.tradeoff.levers import sparsity_caveat
-    from accel_ai_ros.tradeoff.table import format_table
+    from accel_ai_ros_tools.tradeoff.levers import report_caveats
+    from accel_ai_ros_tools.tradeoff.levers import sparsity_caveat
+    from accel_ai_ros_tools.tradeoff.table import format_table
     rows = _lever_rows()
     assert [bool(sparsity_caveat(r)) for r in rows] == [False, False, True, True, False,
                                                         False]  # INT8 rounding: 7 % zero
@@ -408,8 +408,8 @@ def test_caveats_name_the_dense_zero_rows():
 
 def test_plots_mark_levers(tmp_path):
     pytest.importorskip('matplotlib')
-    from accel_ai_ros.tradeoff.plots import _legend
-    from accel_ai_ros.tradeoff.plots import write_plots
+    from accel_ai_ros_tools.tradeoff.plots import _legend
+    from accel_ai_ros_tools.tradeoff.plots import write_plots
     rows = _lever_rows()
     labels = [h.get_label() for h in _legend(rows, True, True)]
     assert labels == ['lever: precision', 'lever: pruning', 'lever: architecture', 'fp32',
@@ -421,7 +421,7 @@ def test_plots_mark_levers(tmp_path):
 
 def test_several_manifests_merge_with_distinct_names(tmp_path):
     from accel_ai_ros.errors import ParameterError
-    from accel_ai_ros.tools import bench_precision as bp
+    from accel_ai_ros_tools import bench_precision as bp
 
     def manifest(folder: str, names: List[str], scale: float) -> Path:
         root = tmp_path / folder

@@ -39,26 +39,26 @@ from skimage import data
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
-from accel_ai_ros.tools.variants import main
-from accel_ai_ros.variants import VariantError
-from accel_ai_ros.variants.calibration import CalibrationCache
-from accel_ai_ros.variants.calibration import CalibrationReader
-from accel_ai_ros.variants.calibration import iter_image_folder
-from accel_ai_ros.variants.calibration import iter_video
-from accel_ai_ros.variants.calibration import load_params_file
-from accel_ai_ros.variants.calibration import spec_from_params
-from accel_ai_ros.variants.fp16 import convert_fp16
-from accel_ai_ros.variants.int8 import quantize_int8
-from accel_ai_ros.variants.manifest import add_variant
-from accel_ai_ros.variants.manifest import new_manifest
-from accel_ai_ros.variants.manifest import read_manifest
-from accel_ai_ros.variants.manifest import write_manifest
-from accel_ai_ros.variants.onnx_fixes import default_opset
-from accel_ai_ros.variants.onnx_fixes import fix_batch_dim
-from accel_ai_ros.variants.onnx_fixes import infer_shapes
-from accel_ai_ros.variants.onnx_fixes import prepare_model
-from accel_ai_ros.variants.onnx_fixes import remove_initializer_inputs
-from accel_ai_ros.variants.onnx_fixes import upgrade_opset
+from accel_ai_ros_tools.variants import VariantError
+from accel_ai_ros_tools.variants.calibration import CalibrationCache
+from accel_ai_ros_tools.variants.calibration import CalibrationReader
+from accel_ai_ros_tools.variants.calibration import iter_image_folder
+from accel_ai_ros_tools.variants.calibration import iter_video
+from accel_ai_ros_tools.variants.calibration import load_params_file
+from accel_ai_ros_tools.variants.calibration import spec_from_params
+from accel_ai_ros_tools.variants.cli import main
+from accel_ai_ros_tools.variants.fp16 import convert_fp16
+from accel_ai_ros_tools.variants.int8 import quantize_int8
+from accel_ai_ros_tools.variants.manifest import add_variant
+from accel_ai_ros_tools.variants.manifest import new_manifest
+from accel_ai_ros_tools.variants.manifest import read_manifest
+from accel_ai_ros_tools.variants.manifest import write_manifest
+from accel_ai_ros_tools.variants.onnx_fixes import default_opset
+from accel_ai_ros_tools.variants.onnx_fixes import fix_batch_dim
+from accel_ai_ros_tools.variants.onnx_fixes import infer_shapes
+from accel_ai_ros_tools.variants.onnx_fixes import prepare_model
+from accel_ai_ros_tools.variants.onnx_fixes import remove_initializer_inputs
+from accel_ai_ros_tools.variants.onnx_fixes import upgrade_opset
 
 REPO = Path(__file__).resolve().parents[1]
 FACE_SPEC = PreprocessSpec(240, 320, resize_mode='stretch', scale=1.0, mean=(127.0,),
@@ -321,7 +321,7 @@ def test_cli_writes_variants_and_fails_cleanly(tmp_path: Path,
 
 # -- pruned x precision ---------------------------------------------------------------------
 def test_pruned_precision_variants(tmp_path: Path) -> None:
-    from accel_ai_ros.tradeoff.levers import model_stats
+    from accel_ai_ros_tools.tradeoff.levers import model_stats
     model = make_classifier(tmp_path / 'net.onnx')
     out = tmp_path / 'out'
     photos = _write_photos(tmp_path / 'photos')

@@ -48,8 +48,8 @@ import onnx
 from onnx import numpy_helper
 
 from accel_ai_ros.fileio import atomic_write
-from accel_ai_ros.variants import VariantError
-from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
+from accel_ai_ros_tools.variants import VariantError
+from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
 
 #: The pruning methods :func:`make_pruned_variant` accepts.
 PRUNE_METHODS = ('2:4', 'magnitude', 'channel')
@@ -457,7 +457,7 @@ def write_model_atomically(model: onnx.ModelProto, out_path: Path) -> Path:
     Check ``model`` and write it to ``out_path`` atomically (:func:`write_bytes_atomically`).
 
     The file carries the lowest IR version the model's opsets need
-    (:func:`~accel_ai_ros.variants.onnx_fixes.with_min_ir_version`).
+    (:func:`~accel_ai_ros_tools.variants.onnx_fixes.with_min_ir_version`).
     """
     model = with_min_ir_version(model)
     try:

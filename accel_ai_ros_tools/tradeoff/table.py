@@ -23,10 +23,10 @@ densely are marked ``!``, and the report's caveats follow the table.
 from typing import Any
 from typing import List
 
-from accel_ai_ros.tradeoff.levers import report_caveats
-from accel_ai_ros.tradeoff.levers import zeros_run_dense
-from accel_ai_ros.tradeoff.report import pareto_front
-from accel_ai_ros.tradeoff.report import Report
+from accel_ai_ros.precision_report import pareto_front
+from accel_ai_ros.precision_report import Report
+from accel_ai_ros_tools.tradeoff.levers import report_caveats
+from accel_ai_ros_tools.tradeoff.levers import zeros_run_dense
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -42,9 +42,9 @@ from sensor_msgs.msg import Image
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ParameterError
-from accel_ai_ros.tools.frame_sources import Frame
-from accel_ai_ros.tools.frame_sources import make_source
-from accel_ai_ros.tools.frame_sources import SOURCE_KINDS
+from accel_ai_ros_tools.frame_sources import Frame
+from accel_ai_ros_tools.frame_sources import make_source
+from accel_ai_ros_tools.frame_sources import SOURCE_KINDS
 
 ENCODINGS = ('bgr8', 'rgb8', 'mono8')
 LABEL_MEMORY = 2000

@@ -32,10 +32,10 @@ from typing import Union
 
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.fileio import atomic_output
-from accel_ai_ros.tradeoff.levers import LEVERS
-from accel_ai_ros.tradeoff.levers import zeros_run_dense
-from accel_ai_ros.tradeoff.report import pareto_front
-from accel_ai_ros.tradeoff.report import Report
+from accel_ai_ros.precision_report import pareto_front
+from accel_ai_ros.precision_report import Report
+from accel_ai_ros_tools.tradeoff.levers import LEVERS
+from accel_ai_ros_tools.tradeoff.levers import zeros_run_dense
 
 PathLike = Union[str, 'os.PathLike[str]']
 

@@ -21,7 +21,7 @@ DequantizeLinear, opset 13+), a dedicated Q/DQ pair per consumer (TensorRT canno
 as ONNX Runtime's quantizer notes) and float biases (TensorRT has no int32 DequantizeLinear).
 
 Ranges come from ONNX Runtime's calibrators (MinMax, Entropy, Percentile) run over frames
-preprocessed as the node does, or from a :class:`~accel_ai_ros.variants.calibration.
+preprocessed as the node does, or from a :class:`~accel_ai_ros_tools.variants.calibration.
 CalibrationCache` entry. Either way ONNX Runtime's ``QDQQuantizer`` is given the ranges, as
 ``quantize_static`` gives it the calibrator's: only newer ONNX Runtime releases let
 ``quantize_static`` read precomputed ranges (``calibration_cache_path``), not 1.23, the newest
@@ -45,16 +45,16 @@ import onnx
 
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.preprocess import PreprocessSpec
-from accel_ai_ros.variants import VariantError
-from accel_ai_ros.variants.calibration import cache_key
-from accel_ai_ros.variants.calibration import CalibrationCache
-from accel_ai_ros.variants.calibration import CalibrationReader
-from accel_ai_ros.variants.calibration import model_hash
-from accel_ai_ros.variants.calibration import preprocessing_dict
-from accel_ai_ros.variants.onnx_fixes import DEFAULT_OPSET
-from accel_ai_ros.variants.onnx_fixes import prepare_model
-from accel_ai_ros.variants.onnx_fixes import run_check
-from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
+from accel_ai_ros_tools.variants import VariantError
+from accel_ai_ros_tools.variants.calibration import cache_key
+from accel_ai_ros_tools.variants.calibration import CalibrationCache
+from accel_ai_ros_tools.variants.calibration import CalibrationReader
+from accel_ai_ros_tools.variants.calibration import model_hash
+from accel_ai_ros_tools.variants.calibration import preprocessing_dict
+from accel_ai_ros_tools.variants.onnx_fixes import DEFAULT_OPSET
+from accel_ai_ros_tools.variants.onnx_fixes import prepare_model
+from accel_ai_ros_tools.variants.onnx_fixes import run_check
+from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
 
 CALIBRATION_METHODS: Tuple[str, ...] = ('minmax', 'entropy', 'percentile')
 DEFAULT_PERCENTILE = 99.999
@@ -193,7 +193,7 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
     """
     Return the INT8 QDQ model and the options used (for the manifest).
 
-    The model goes through :func:`~accel_ai_ros.variants.onnx_fixes.prepare_model` with its
+    The model goes through :func:`~accel_ai_ros_tools.variants.onnx_fixes.prepare_model` with its
     batch fixed to 1. When ``cache`` holds ranges for this model, method and preprocessing,
     they are used and ``reader`` is never called (it may be None); else ``reader`` feeds
     the calibrator and the ranges are stored in ``cache``. With ``check``, ONNX Runtime

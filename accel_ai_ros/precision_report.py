@@ -74,7 +74,7 @@ ROW_FIELDS: Dict[str, tuple] = {
 }
 
 #: Fields a row may have (older reports lack them): what the file holds and which lever it
-#: pulls (see :mod:`~accel_ai_ros.tradeoff.levers`); None where unknown.
+#: pulls (see :mod:`~accel_ai_ros_tools.tradeoff.levers`); None where unknown.
 OPTIONAL_ROW_FIELDS: Dict[str, tuple] = {
     'parameters': (int, type(None)),
     'nonzero_parameters': (int, type(None)),

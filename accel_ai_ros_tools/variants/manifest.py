@@ -40,7 +40,7 @@ from typing import Optional
 
 from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.fileio import sha256_file
-from accel_ai_ros.variants import VariantError
+from accel_ai_ros_tools.variants import VariantError
 
 MANIFEST_FORMAT = 1
 MANIFEST_FILE = 'variants.json'

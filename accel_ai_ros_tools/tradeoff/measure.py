@@ -51,7 +51,7 @@ from accel_ai_ros.frame_processor import ProcessingSettings
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.stats import summarize
-from accel_ai_ros.tradeoff.metrics import BoxLabel
+from accel_ai_ros_tools.tradeoff.metrics import BoxLabel
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _values(args: argparse.Namespace) -> Dict[str, Any]:
-    from accel_ai_ros.variants.calibration import load_params_file
+    from accel_ai_ros_tools.variants.calibration import load_params_file
     values = load_params_file(Path(args.params_file)) if args.params_file else defaults()
     overrides = {'resize_mode': args.resize_mode, 'channel_order': args.channel_order,
                  'scale': args.scale, 'mean': args.mean, 'std': args.std,
@@ -121,9 +121,9 @@ def _values(args: argparse.Namespace) -> Dict[str, Any]:
 
 def _pruning() -> Any:
     try:
-        from accel_ai_ros.variants import pruning
+        from accel_ai_ros_tools.variants import pruning
     except ImportError as exc:
-        raise AccelAiError(f'--prune is not available: accel_ai_ros.variants.pruning cannot '
+        raise AccelAiError(f'--prune is not available: accel_ai_ros_tools.variants.pruning cannot '
                            f'be imported ({exc}); update accel_ai_ros or drop --prune') from None
     return pruning
 
@@ -132,11 +132,11 @@ def run(args: argparse.Namespace) -> Path:
     """Write the variants and the manifest; return the manifest's path."""
     import onnx
 
-    from accel_ai_ros.variants import calibration
-    from accel_ai_ros.variants import manifest as mf
-    from accel_ai_ros.variants import VariantError
-    from accel_ai_ros.variants.onnx_fixes import input_names
-    from accel_ai_ros.variants.onnx_fixes import prepare_model
+    from accel_ai_ros_tools.variants import calibration
+    from accel_ai_ros_tools.variants import manifest as mf
+    from accel_ai_ros_tools.variants import VariantError
+    from accel_ai_ros_tools.variants.onnx_fixes import input_names
+    from accel_ai_ros_tools.variants.onnx_fixes import prepare_model
 
     model_path = Path(args.model).expanduser()
     if not model_path.is_file():
@@ -224,8 +224,8 @@ def _kept_manifest(out_dir: Path, fresh: Dict[str, Any]) -> Dict[str, Any]:
     Running again with another ``--prune``/``--sparsity`` into the same folder adds to the
     manifest instead of dropping what is there; entries whose file is gone are left out.
     """
-    from accel_ai_ros.variants import manifest as mf
-    from accel_ai_ros.variants import VariantError
+    from accel_ai_ros_tools.variants import manifest as mf
+    from accel_ai_ros_tools.variants import VariantError
     try:
         old = mf.read_manifest(out_dir / mf.MANIFEST_FILE)
     except VariantError:
@@ -240,7 +240,7 @@ def _kept_manifest(out_dir: Path, fresh: Dict[str, Any]) -> Dict[str, Any]:
 def _source_lever(model: Any) -> str:
     """Return 'pruning' for a model that carries pruning notes, else 'precision'."""
     try:
-        from accel_ai_ros.variants.pruning import pruning_notes
+        from accel_ai_ros_tools.variants.pruning import pruning_notes
     except ImportError:
         return 'precision'
     return 'pruning' if pruning_notes(model) else 'precision'
@@ -253,7 +253,7 @@ def _reader_factory(args: argparse.Namespace, frames: Any, spec: Any,
     Image folders, videos and bags are opened again for each model; topic frames are
     captured once and kept.
     """
-    from accel_ai_ros.variants import calibration
+    from accel_ai_ros_tools.variants import calibration
     chosen = [(kind, getattr(args, attr)) for attr, kind in _SOURCES if getattr(args, attr)]
     kept: List[Any] = []
     state = {'first': frames}
@@ -277,11 +277,11 @@ def _add_precisions(args: argparse.Namespace, manifest: Dict[str, Any], out_dir:
                     precisions: Sequence[str], spec: Any, reader: Callable[[], Any],
                     notes_prefix: str = '') -> None:
     """Write the FP16 and INT8 conversions of ``fixed`` as ``<stem>_<precision>.onnx``."""
-    from accel_ai_ros.variants import calibration
-    from accel_ai_ros.variants import manifest as mf
+    from accel_ai_ros_tools.variants import calibration
+    from accel_ai_ros_tools.variants import manifest as mf
     if 'fp16' in precisions:
-        from accel_ai_ros.variants.fp16 import convert_fp16
-        from accel_ai_ros.variants.fp16 import DEFAULT_FP16_BLOCK_LIST
+        from accel_ai_ros_tools.variants.fp16 import convert_fp16
+        from accel_ai_ros_tools.variants.fp16 import DEFAULT_FP16_BLOCK_LIST
         blocked = DEFAULT_FP16_BLOCK_LIST if args.fp16_block_ops is None \
             else args.fp16_block_ops
         fp16, options = convert_fp16(fixed, op_block_list=blocked, target_opset=args.opset)
@@ -291,8 +291,8 @@ def _add_precisions(args: argparse.Namespace, manifest: Dict[str, Any], out_dir:
                        notes=f'{notes_prefix}FP16 weights and compute, FP32 inputs and '
                              f'outputs')
     if 'int8' in precisions:
-        from accel_ai_ros.variants.int8 import DEFAULT_INT8_OP_TYPES
-        from accel_ai_ros.variants.int8 import quantize_int8
+        from accel_ai_ros_tools.variants.int8 import DEFAULT_INT8_OP_TYPES
+        from accel_ai_ros_tools.variants.int8 import quantize_int8
         cache = calibration.CalibrationCache(Path(args.calibration_cache)) \
             if args.calibration_cache else None
         int8, options = quantize_int8(

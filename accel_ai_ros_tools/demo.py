@@ -46,10 +46,10 @@ from std_msgs.msg import Float32
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.messages import result_type
 from accel_ai_ros.node import InferenceNode
-from accel_ai_ros.tools import demo_models
-from accel_ai_ros.tools.environment import configure_dds_environment
-from accel_ai_ros.tools.environment import find_config
-from accel_ai_ros.tools.image_source import ImageSource
+from accel_ai_ros_tools import demo_models
+from accel_ai_ros_tools.environment import configure_dds_environment
+from accel_ai_ros_tools.environment import find_config
+from accel_ai_ros_tools.image_source import ImageSource
 
 
 def require_config(name: str) -> Path:

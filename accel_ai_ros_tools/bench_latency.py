@@ -59,9 +59,9 @@ from accel_ai_ros.image_codec import decode_image
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.stats import summarize
-from accel_ai_ros.tools.environment import configure_dds_environment
-from accel_ai_ros.tools.environment import find_config
-from accel_ai_ros.tools.environment import PROFILE_NAME
+from accel_ai_ros_tools.environment import configure_dds_environment
+from accel_ai_ros_tools.environment import find_config
+from accel_ai_ros_tools.environment import PROFILE_NAME
 
 STAGES: Tuple[str, ...] = ('queue', 'decode', 'preprocess', 'inference', 'postprocess',
                            'publish')
@@ -69,7 +69,7 @@ DISTINCT_FRAMES = 8
 MATCH_TIMEOUT_S = 30.0
 SETTLE_S = 1.0
 _PROTOCOL = '@@ '
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[1]
 
 
 def parse_sizes(text: str) -> List[Tuple[int, int]]:
@@ -140,7 +140,7 @@ class FramePublisher:
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import Image
 
-        from accel_ai_ros.tools.image_source import fill_image
+        from accel_ai_ros_tools.image_source import fill_image
         self._node = node
         self.publisher = node.create_publisher(Image, topic, qos_profile_sensor_data)
         self._messages = []
@@ -202,7 +202,7 @@ class _ChildPublisher:
         env['PYTHONPATH'] = os.pathsep.join(
             p for p in (str(_REPO), env.get('PYTHONPATH', '')) if p)
         self._proc = subprocess.Popen(
-            [sys.executable, '-m', 'accel_ai_ros.tools.bench_latency', '--topic', topic,
+            [sys.executable, '-m', 'accel_ai_ros_tools.bench_latency', '--topic', topic,
              '--width', str(width), '--height', str(height), '--seed', str(seed)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, bufsize=1)
         self._lines: 'queue.Queue[Optional[str]]' = queue.Queue()
@@ -381,7 +381,7 @@ def measure_copy(frame: np.ndarray, repeats: int = 30) -> Dict[str, Dict[str, fl
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import Image
 
-    from accel_ai_ros.tools.image_source import fill_image
+    from accel_ai_ros_tools.image_source import fill_image
     msg = fill_image(Image(), frame, 'bgr8')
     wire = serialize_message(msg)
     received = deserialize_message(wire, Image)
@@ -533,8 +533,8 @@ def choose_models(args: argparse.Namespace) -> Tuple[Path, Optional[Path], str]:
     config = find_config('demo.yaml')
     if config is None:
         raise AccelAiError('config/demo.yaml not found; reinstall accel_ai_ros')
-    from accel_ai_ros.tools.demo_models import build_demo_models
-    from accel_ai_ros.tools.demo_models import model_file
+    from accel_ai_ros_tools.demo_models import build_demo_models
+    from accel_ai_ros_tools.demo_models import model_file
     if not (model_dir / model_file('fp32')).is_file():
         print(f'building the demo models in {model_dir}', flush=True)
         build_demo_models(model_dir)

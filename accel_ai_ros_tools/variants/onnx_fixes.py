@@ -32,7 +32,7 @@ import onnx
 from onnx import shape_inference
 from onnx import version_converter
 
-from accel_ai_ros.variants import VariantError
+from accel_ai_ros_tools.variants import VariantError
 
 #: Per-channel QuantizeLinear / DequantizeLinear (their ``axis`` attribute) need opset 13.
 MIN_OPSET = 13

@@ -49,8 +49,8 @@ from accel_ai_ros.params import defaults
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.preprocess import spec_from_tensor
-from accel_ai_ros.variants import VariantError
-from accel_ai_ros.variants.manifest import write_atomic
+from accel_ai_ros_tools.variants import VariantError
+from accel_ai_ros_tools.variants.manifest import write_atomic
 
 SOURCE_KINDS = ('images', 'video', 'bag', 'topic')
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -350,7 +350,7 @@ class CalibrationCache:
     ``{"format": 1, "entries": {key: {"model_sha256", "method", "preprocessing",
     "options", "frames", "source", "ranges"}}}``; ``ranges`` is ONNX Runtime's own
     ``TensorsData`` JSON (as ``onnxruntime.quantization.calibrate.save_tensors_data`` writes
-    it; :func:`accel_ai_ros.variants.int8.ranges_to_json`).
+    it; :func:`accel_ai_ros_tools.variants.int8.ranges_to_json`).
     """
 
     def __init__(self, path: Path) -> None:

@@ -145,7 +145,7 @@ def _fp32_graph(mlp: Any) -> Any:
     from onnx import numpy_helper
     from onnx import TensorProto
 
-    from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
+    from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
     w1, w2 = (np.ascontiguousarray(w.T, dtype=np.float32) for w in mlp.coefs_)
     b1, b2 = (np.asarray(b, dtype=np.float32) for b in mlp.intercepts_)
     inits = [numpy_helper.from_array(a, name) for a, name in

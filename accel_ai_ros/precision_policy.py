@@ -14,7 +14,7 @@
 
 """What the node does with a trade-off report: start from its advice, hold an accuracy floor.
 
-Pure functions over a loaded report (see :mod:`accel_ai_ros.tradeoff.report`), so the node
+Pure functions over a loaded report (see :mod:`accel_ai_ros.precision_report`), so the node
 only wires them to its parameters.
 """
 
@@ -22,10 +22,10 @@ from typing import Optional
 from typing import Sequence
 from typing import Tuple
 
-from accel_ai_ros.tradeoff.report import accuracy_for
-from accel_ai_ros.tradeoff.report import recommend
-from accel_ai_ros.tradeoff.report import Report
-from accel_ai_ros.tradeoff.report import row_for
+from accel_ai_ros.precision_report import accuracy_for
+from accel_ai_ros.precision_report import recommend
+from accel_ai_ros.precision_report import Report
+from accel_ai_ros.precision_report import row_for
 
 
 def _rows_backend(report: Report, precision: str, backend: Optional[str]) -> Optional[str]:

@@ -53,24 +53,24 @@ from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.fileio import sha256_file
 from accel_ai_ros.frame_processor import ProcessingSettings
 from accel_ai_ros.postprocess.factory import load_labels
-from accel_ai_ros.tradeoff import metrics
-from accel_ai_ros.tradeoff.datasets import Dataset
-from accel_ai_ros.tradeoff.datasets import load_dataset
-from accel_ai_ros.tradeoff.levers import lever_of
-from accel_ai_ros.tradeoff.levers import model_stats
-from accel_ai_ros.tradeoff.levers import report_caveats
-from accel_ai_ros.tradeoff.levers import sparsity_caveat
-from accel_ai_ros.tradeoff.measure import Job
-from accel_ai_ros.tradeoff.measure import library_versions
-from accel_ai_ros.tradeoff.measure import machine_info
-from accel_ai_ros.tradeoff.measure import measure_isolated
-from accel_ai_ros.tradeoff.report import explain
-from accel_ai_ros.tradeoff.report import FORMAT
-from accel_ai_ros.tradeoff.report import recommend
-from accel_ai_ros.tradeoff.report import Report
-from accel_ai_ros.tradeoff.report import Row
-from accel_ai_ros.tradeoff.report import save_report
-from accel_ai_ros.tradeoff.table import format_table
+from accel_ai_ros.precision_report import explain
+from accel_ai_ros.precision_report import FORMAT
+from accel_ai_ros.precision_report import recommend
+from accel_ai_ros.precision_report import Report
+from accel_ai_ros.precision_report import Row
+from accel_ai_ros.precision_report import save_report
+from accel_ai_ros_tools.tradeoff import metrics
+from accel_ai_ros_tools.tradeoff.datasets import Dataset
+from accel_ai_ros_tools.tradeoff.datasets import load_dataset
+from accel_ai_ros_tools.tradeoff.levers import lever_of
+from accel_ai_ros_tools.tradeoff.levers import model_stats
+from accel_ai_ros_tools.tradeoff.levers import report_caveats
+from accel_ai_ros_tools.tradeoff.levers import sparsity_caveat
+from accel_ai_ros_tools.tradeoff.measure import Job
+from accel_ai_ros_tools.tradeoff.measure import library_versions
+from accel_ai_ros_tools.tradeoff.measure import machine_info
+from accel_ai_ros_tools.tradeoff.measure import measure_isolated
+from accel_ai_ros_tools.tradeoff.table import format_table
 
 
 @dataclass
@@ -478,8 +478,8 @@ def run(args: argparse.Namespace) -> int:
     path = save_report(report, output_dir / 'report.json')
     written = [path]
     if not args.no_plots:
-        from accel_ai_ros.tradeoff.plots import machine_line
-        from accel_ai_ros.tradeoff.plots import write_plots
+        from accel_ai_ros_tools.tradeoff.plots import machine_line
+        from accel_ai_ros_tools.tradeoff.plots import write_plots
         written += write_plots(report, output_dir)
         print(f'machine: {machine_line(report)}')
     print(format_table(report))

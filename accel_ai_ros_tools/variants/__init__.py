@@ -17,13 +17,13 @@
 The modules here import ONNX, ONNX Runtime and onnxconverter-common themselves, so importing
 this package stays cheap:
 
-- :mod:`accel_ai_ros.variants.onnx_fixes`: make real-world exports convertible.
-- :mod:`accel_ai_ros.variants.fp16`: an FP16 model with FP32 inputs and outputs.
-- :mod:`accel_ai_ros.variants.calibration`: calibration frames, preprocessed as the node does,
-  and the reusable calibration cache.
-- :mod:`accel_ai_ros.variants.int8`: explicit INT8 quantization (QuantizeLinear and
+- :mod:`accel_ai_ros_tools.variants.onnx_fixes`: make real-world exports convertible.
+- :mod:`accel_ai_ros_tools.variants.fp16`: an FP16 model with FP32 inputs and outputs.
+- :mod:`accel_ai_ros_tools.variants.calibration`: calibration frames, preprocessed as the node
+  does, and the reusable calibration cache.
+- :mod:`accel_ai_ros_tools.variants.int8`: explicit INT8 quantization (QuantizeLinear and
   DequantizeLinear nodes) for TensorRT and ONNX Runtime.
-- :mod:`accel_ai_ros.variants.manifest`: ``variants.json``, read by the trade-off benchmark.
+- :mod:`accel_ai_ros_tools.variants.manifest`: ``variants.json``, read by the trade-off benchmark.
 """
 
 from accel_ai_ros.errors import AccelAiError

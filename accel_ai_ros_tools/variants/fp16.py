@@ -43,11 +43,11 @@ import warnings
 import onnx
 
 from accel_ai_ros.errors import BackendUnavailableError
-from accel_ai_ros.variants import VariantError
-from accel_ai_ros.variants.onnx_fixes import DEFAULT_OPSET
-from accel_ai_ros.variants.onnx_fixes import prepare_model
-from accel_ai_ros.variants.onnx_fixes import run_check
-from accel_ai_ros.variants.onnx_fixes import with_min_ir_version
+from accel_ai_ros_tools.variants import VariantError
+from accel_ai_ros_tools.variants.onnx_fixes import DEFAULT_OPSET
+from accel_ai_ros_tools.variants.onnx_fixes import prepare_model
+from accel_ai_ros_tools.variants.onnx_fixes import run_check
+from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
 
 #: Operators kept in FP32 by default (on top of the converter's own list).
 DEFAULT_FP16_BLOCK_LIST: Tuple[str, ...] = (
@@ -110,7 +110,7 @@ def convert_fp16(model: onnx.ModelProto,
     """
     Return the FP16 model and the options used (for the manifest).
 
-    The model goes through :func:`~accel_ai_ros.variants.onnx_fixes.prepare_model` first.
+    The model goes through :func:`~accel_ai_ros_tools.variants.onnx_fixes.prepare_model` first.
     With ``check``, ONNX Runtime loads and runs the result once; a failure raises
     :class:`VariantError`.
     """

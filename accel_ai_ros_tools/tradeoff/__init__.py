@@ -14,8 +14,8 @@
 
 """Accuracy against latency per precision variant: metrics, report, Pareto front, advice.
 
-:mod:`~accel_ai_ros.tradeoff.metrics` and :mod:`~accel_ai_ros.tradeoff.report` are pure logic
-(no files opened except by ``save_report``/``load_report``, no rclpy); ``datasets`` reads
-images and annotations, ``plots`` writes PNG files with matplotlib, and
-``accel-ai-bench precision`` (:mod:`accel_ai_ros.tools.bench_precision`) measures.
+:mod:`~accel_ai_ros_tools.tradeoff.metrics` and :mod:`~accel_ai_ros.precision_report` are
+pure logic (no files opened except by ``save_report``/``load_report``, no rclpy);
+``datasets`` reads images and annotations, ``plots`` writes PNG files with matplotlib, and
+``accel-ai-bench precision`` (:mod:`accel_ai_ros_tools.bench_precision`) measures.
 """

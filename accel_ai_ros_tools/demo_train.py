@@ -14,7 +14,7 @@
 
 """Train the demo digit classifier with PyTorch in two architectures, plus pruned variants.
 
-The data and split are :mod:`accel_ai_ros.tools.demo_models`' (scikit-learn digits, the
+The data and split are :mod:`accel_ai_ros_tools.demo_models`' (scikit-learn digits, the
 same held-out images), so every model here can be compared with the demo's MLP. Written to
 ``--output-dir``, each as ONNX (input ``image`` float32 [1, 1, 8, 8] in 0..16, output
 ``probabilities`` [1, 10] after Softmax, opset 17), with a ``variants.json`` manifest:
@@ -53,8 +53,8 @@ import numpy as np
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.fileio import sha256_file
-from accel_ai_ros.tools import demo_models
-from accel_ai_ros.variants import pruning
+from accel_ai_ros_tools import demo_models
+from accel_ai_ros_tools.variants import pruning
 
 ARCHITECTURES = ('cnn', 'dwsep')
 WIDTHS = (16, 32, 64)
@@ -262,7 +262,7 @@ def export_onnx(model: Any, out_path: Path) -> Any:
                           opset_version=demo_models.OPSET, dynamo=False)
     proto = onnx.load_from_string(buffer.getvalue())
     proto.doc_string = ('Digit classifier (scikit-learn digits), trained by '
-                        'accel_ai_ros.tools.demo_train. Input: mono 8x8, values 0..16.')
+                        'accel_ai_ros_tools.demo_train. Input: mono 8x8, values 0..16.')
     pruning.write_model_atomically(proto, Path(out_path))
     return proto
 

@@ -21,7 +21,7 @@ Two benchmarks:
   with CUDA events (median of many runs), plus which layers of the demo's plain CNN can take
   a sparse kernel at all. Without CUDA it prints one line and exits 1.
 - ``--onnx-cpu`` (no GPU, no PyTorch): ONNX Runtime on the CPU, a model dense against its
-  2:4, magnitude and channel-pruned variants (:mod:`accel_ai_ros.variants.pruning`), or the
+  2:4, magnitude and channel-pruned variants (:mod:`accel_ai_ros_tools.variants.pruning`), or the
   files of a ``variants.json``. It shows that zeros alone gain nothing there (ONNX Runtime
   stores and multiplies them densely) while removed channels do.
 """
@@ -102,7 +102,7 @@ def _sparse_linear_case(torch: Any, fin: int, fout: int, tokens: int,
                         args: argparse.Namespace) -> Dict[str, Any]:
     from torch.sparse import to_sparse_semi_structured
 
-    from accel_ai_ros.tools.demo_train import mask_2_4
+    from accel_ai_ros_tools.demo_train import mask_2_4
     linear = torch.nn.Linear(fin, fout, bias=False).half().cuda().eval()
     with torch.no_grad():
         linear.weight.mul_(mask_2_4(linear.weight))
@@ -122,8 +122,8 @@ def _cnn_layers(torch: Any) -> List[Tuple[str, str]]:
     """Say, for each layer of the demo's plain CNN (FP16, CUDA), if a sparse kernel takes it."""
     from torch.sparse import to_sparse_semi_structured
 
-    from accel_ai_ros.tools.demo_train import build_model
-    from accel_ai_ros.tools.demo_train import mask_2_4
+    from accel_ai_ros_tools.demo_train import build_model
+    from accel_ai_ros_tools.demo_train import mask_2_4
     verdicts = []
     for name, module in build_model('cnn').half().cuda().named_children():
         if isinstance(module, torch.nn.Conv2d):
@@ -223,8 +223,8 @@ def _cpu_files(args: argparse.Namespace, workdir: Path) -> List[Tuple[str, Path]
     """Return the (name, path) pairs to time: a variants.json's or freshly pruned ones."""
     import onnx
 
-    from accel_ai_ros.variants import onnx_fixes
-    from accel_ai_ros.variants import pruning
+    from accel_ai_ros_tools.variants import onnx_fixes
+    from accel_ai_ros_tools.variants import pruning
     if args.variants_json:
         data = json.loads(Path(args.variants_json).read_text(encoding='utf-8'))
         return [(str(v['name']), Path(args.variants_json).parent / str(v['path']))
@@ -247,7 +247,7 @@ def run_onnx_cpu(args: argparse.Namespace) -> int:
     """Time ONNX Runtime (CPU) on a dense model and its pruned variants; print a table."""
     import onnx
 
-    from accel_ai_ros.variants import pruning
+    from accel_ai_ros_tools.variants import pruning
     with tempfile.TemporaryDirectory(prefix='accel_ai_sparsity_') as tmp:
         files = _cpu_files(args, Path(tmp))
         sessions = []

@@ -28,13 +28,13 @@ from typing import Sequence
 from accel_ai_ros.errors import AccelAiError
 
 SUBCOMMANDS = {
-    'latency': ('accel_ai_ros.tools.bench_latency',
+    'latency': ('accel_ai_ros_tools.bench_latency',
                 'node end-to-end latency against bare inference (640x480, 1080p)'),
-    'precision': ('accel_ai_ros.tools.bench_precision',
+    'precision': ('accel_ai_ros_tools.bench_precision',
                   'accuracy against latency per precision variant; report, plots, advice'),
-    'gpu-preprocess': ('accel_ai_ros.tools.bench_gpu',
+    'gpu-preprocess': ('accel_ai_ros_tools.bench_gpu',
                        'fused GPU preprocessing against the CPU path (needs CUDA)'),
-    'sparsity': ('accel_ai_ros.tools.bench_sparsity',
+    'sparsity': ('accel_ai_ros_tools.bench_sparsity',
                  'what 2:4 semi-structured sparsity really gives (PyTorch on CUDA)'),
 }
 

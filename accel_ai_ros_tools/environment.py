@@ -24,7 +24,7 @@ from typing import Dict
 from typing import Optional
 
 PROFILE_NAME = 'fastdds_localhost.xml'
-_SOURCE_CONFIG = Path(__file__).resolve().parents[2] / 'config'
+_SOURCE_CONFIG = Path(__file__).resolve().parents[1] / 'config'
 
 
 def find_config(name: str) -> Optional[Path]:
