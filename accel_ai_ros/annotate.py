@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from accel_ai_ros.image_codec import DecodedImage
-from accel_ai_ros.results import InferenceResult
+from accel_ai_ros.tasks.results import InferenceResult
 
 _TO_BGR = {
     'rgb': cv2.COLOR_RGB2BGR, 'rgba': cv2.COLOR_RGBA2BGR, 'bgra': cv2.COLOR_BGRA2BGR,

@@ -34,11 +34,11 @@ import numpy as np
 
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.image_codec import DecodedImage
-from accel_ai_ros.postprocess.factory import load_labels
-from accel_ai_ros.postprocess.factory import make_decoder
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.preprocess import spec_from_tensor
-from accel_ai_ros.results import InferenceResult
+from accel_ai_ros.tasks.registry import load_labels
+from accel_ai_ros.tasks.registry import make_decoder
+from accel_ai_ros.tasks.results import InferenceResult
 from accel_ai_ros.transform import ImageTransform
 
 Decoder = Callable[[Dict[str, np.ndarray], ImageTransform], InferenceResult]

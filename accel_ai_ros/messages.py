@@ -47,7 +47,7 @@ from std_msgs.msg import MultiArrayDimension
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
-from accel_ai_ros.results import InferenceResult
+from accel_ai_ros.tasks.results import InferenceResult
 
 try:
     from vision_msgs.msg import BoundingBox2D

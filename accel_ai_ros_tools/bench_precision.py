@@ -52,13 +52,13 @@ from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.fileio import sha256_file
 from accel_ai_ros.frame_processor import ProcessingSettings
-from accel_ai_ros.postprocess.factory import load_labels
 from accel_ai_ros.precision_report import explain
 from accel_ai_ros.precision_report import FORMAT
 from accel_ai_ros.precision_report import recommend
 from accel_ai_ros.precision_report import Report
 from accel_ai_ros.precision_report import Row
 from accel_ai_ros.precision_report import save_report
+from accel_ai_ros.tasks.registry import load_labels
 from accel_ai_ros_tools.tradeoff import metrics
 from accel_ai_ros_tools.tradeoff.datasets import Dataset
 from accel_ai_ros_tools.tradeoff.datasets import load_dataset

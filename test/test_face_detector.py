@@ -28,11 +28,11 @@ import pytest
 from skimage import data
 
 from accel_ai_ros.image_codec import DecodedImage
-from accel_ai_ros.postprocess import box_iou
-from accel_ai_ros.postprocess import DetectionDecoder
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
-from accel_ai_ros.results import Detection
+from accel_ai_ros.tasks import box_iou
+from accel_ai_ros.tasks import DetectionDecoder
+from accel_ai_ros.tasks.results import Detection
 
 # The astronaut's face in the 512x512 image, measured by eye on the picture (hairline to chin,
 # ear to ear): x 180-272, y 60-175.

@@ -34,9 +34,9 @@ Detection2DArray = vision_msgs.Detection2DArray
 from accel_ai_ros import messages  # noqa: E402
 from accel_ai_ros.errors import ParameterError  # noqa: E402
 from accel_ai_ros.errors import PostprocessError  # noqa: E402
-from accel_ai_ros.results import ClassScore  # noqa: E402
-from accel_ai_ros.results import Detection  # noqa: E402
-from accel_ai_ros.results import InferenceResult  # noqa: E402
+from accel_ai_ros.tasks.results import ClassScore  # noqa: E402
+from accel_ai_ros.tasks.results import Detection  # noqa: E402
+from accel_ai_ros.tasks.results import InferenceResult  # noqa: E402
 
 
 def _header() -> Header:

@@ -23,17 +23,17 @@ import pytest
 
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
-from accel_ai_ros.postprocess import batched_nms
-from accel_ai_ros.postprocess import box_iou
-from accel_ai_ros.postprocess import ClassificationDecoder
-from accel_ai_ros.postprocess import DetectionDecoder
-from accel_ai_ros.postprocess import load_labels
-from accel_ai_ros.postprocess import make_decoder
-from accel_ai_ros.postprocess import nms
-from accel_ai_ros.postprocess import RawDecoder
-from accel_ai_ros.postprocess import softmax
-from accel_ai_ros.postprocess.detection import detect_layout
-from accel_ai_ros.results import Detection
+from accel_ai_ros.tasks import batched_nms
+from accel_ai_ros.tasks import box_iou
+from accel_ai_ros.tasks import ClassificationDecoder
+from accel_ai_ros.tasks import DetectionDecoder
+from accel_ai_ros.tasks import load_labels
+from accel_ai_ros.tasks import make_decoder
+from accel_ai_ros.tasks import nms
+from accel_ai_ros.tasks import RawDecoder
+from accel_ai_ros.tasks import softmax
+from accel_ai_ros.tasks.detection import detect_layout
+from accel_ai_ros.tasks.results import Detection
 from accel_ai_ros.transform import ImageTransform
 
 IDENTITY = ImageTransform.identity(100, 100)

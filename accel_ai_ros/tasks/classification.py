@@ -21,8 +21,8 @@ import numpy as np
 
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
-from accel_ai_ros.results import ClassScore
-from accel_ai_ros.results import InferenceResult
+from accel_ai_ros.tasks.results import ClassScore
+from accel_ai_ros.tasks.results import InferenceResult
 from accel_ai_ros.transform import ImageTransform
 
 SOFTMAX_MODES = ('auto', 'always', 'never')

@@ -23,9 +23,9 @@ import numpy as np
 
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
-from accel_ai_ros.postprocess.classification import ClassificationDecoder
-from accel_ai_ros.postprocess.detection import DetectionDecoder
-from accel_ai_ros.results import InferenceResult
+from accel_ai_ros.tasks.classification import ClassificationDecoder
+from accel_ai_ros.tasks.detection import DetectionDecoder
+from accel_ai_ros.tasks.results import InferenceResult
 from accel_ai_ros.transform import ImageTransform
 
 TASKS = ('classification', 'detection', 'raw')

@@ -50,10 +50,10 @@ import numpy as np
 
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
-from accel_ai_ros.postprocess.nms import batched_nms
-from accel_ai_ros.postprocess.nms import nms
-from accel_ai_ros.results import Detection
-from accel_ai_ros.results import InferenceResult
+from accel_ai_ros.tasks.nms import batched_nms
+from accel_ai_ros.tasks.nms import nms
+from accel_ai_ros.tasks.results import Detection
+from accel_ai_ros.tasks.results import InferenceResult
 from accel_ai_ros.transform import ImageTransform
 
 DETECTION_LAYOUTS = ('auto', 'yolov5', 'yolov8', 'ssd')
@@ -89,7 +89,7 @@ def detect_layout(outputs: Dict[str, np.ndarray]) -> str:
 
 
 class DetectionDecoder:
-    """Decode a detector's outputs into :class:`~accel_ai_ros.results.Detection` values."""
+    """Decode a detector's outputs into :class:`~accel_ai_ros.tasks.results.Detection` values."""
 
     def __init__(self, input_width: int, input_height: int, layout: str = 'auto',
                  score_threshold: float = 0.5, iou_threshold: float = 0.45,

@@ -14,17 +14,17 @@
 
 """Turning output tensors into classification and detection results."""
 
-from accel_ai_ros.postprocess.classification import ClassificationDecoder
-from accel_ai_ros.postprocess.classification import softmax
-from accel_ai_ros.postprocess.detection import DETECTION_LAYOUTS
-from accel_ai_ros.postprocess.detection import DetectionDecoder
-from accel_ai_ros.postprocess.factory import load_labels
-from accel_ai_ros.postprocess.factory import make_decoder
-from accel_ai_ros.postprocess.factory import RawDecoder
-from accel_ai_ros.postprocess.factory import TASKS
-from accel_ai_ros.postprocess.nms import batched_nms
-from accel_ai_ros.postprocess.nms import box_iou
-from accel_ai_ros.postprocess.nms import nms
+from accel_ai_ros.tasks.classification import ClassificationDecoder
+from accel_ai_ros.tasks.classification import softmax
+from accel_ai_ros.tasks.detection import DETECTION_LAYOUTS
+from accel_ai_ros.tasks.detection import DetectionDecoder
+from accel_ai_ros.tasks.nms import batched_nms
+from accel_ai_ros.tasks.nms import box_iou
+from accel_ai_ros.tasks.nms import nms
+from accel_ai_ros.tasks.registry import load_labels
+from accel_ai_ros.tasks.registry import make_decoder
+from accel_ai_ros.tasks.registry import RawDecoder
+from accel_ai_ros.tasks.registry import TASKS
 
 __all__ = [
     'ClassificationDecoder',
