@@ -31,8 +31,10 @@ from typing import Optional
 from typing import Sequence
 from typing import Tuple
 
+from accel_ai_ros.backends.registry import BACKENDS
+
 PRECISIONS = ('fp32', 'fp16', 'int8')
-BACKEND_CHOICES = ('auto', 'onnxruntime', 'tensorrt', 'torch')
+BACKEND_CHOICES = ('auto',) + BACKENDS
 TASK_CHOICES = ('classification', 'detection', 'raw')
 LAYOUT_CHOICES = ('auto', 'yolov5', 'yolov8', 'ssd')
 RESIZE_CHOICES = ('stretch', 'letterbox', 'center_crop')

@@ -222,7 +222,7 @@ def bench_torch(args: argparse.Namespace, frame: np.ndarray) -> None:
     """Print eager against CUDA-graph forward times and the frame-to-host chain (FP16)."""
     import torch
 
-    from accel_ai_ros.backends.torch_runner import TorchRunner
+    from accel_ai_ros.backends.torch.runner import TorchRunner
     model = yolov8n_shaped(torch)
     params = sum(p.numel() for p in model.parameters())
     side = args.size

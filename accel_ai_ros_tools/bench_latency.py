@@ -309,15 +309,15 @@ def node_values(node: Any) -> Dict[str, Any]:
 
 def load_runner(values: Dict[str, Any]) -> Tuple[Any, ProcessingSettings]:
     """Load the runner and settings the node uses, from its parameter values."""
+    from accel_ai_ros.backends.registry import runner_options
     from accel_ai_ros.engines.loaders import RunnerFromFile
     from accel_ai_ros.params import resolve_path
     model_dir = str(values['model_dir'])
     precision = str(values['precision'])
     loader = RunnerFromFile(
         str(resolve_path(str(values[f'engines.{precision}']), model_dir)),
-        backend=str(values['backend']), providers=tuple(values['providers']))
-    if loader.resolved_backend() == 'onnxruntime':
-        loader.options['intra_op_threads'] = int(values['intra_op_threads'])
+        backend=str(values['backend']))
+    loader.options.update(runner_options(loader.resolved_backend(), values))
     labels_file = str(values['labels_file'])
     settings = ProcessingSettings.from_params(values).with_labels_file(
         str(resolve_path(labels_file, model_dir)) if labels_file else '')

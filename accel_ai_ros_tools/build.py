@@ -29,16 +29,16 @@ from typing import Optional
 from typing import Sequence
 from typing import Tuple
 
-from accel_ai_ros.engines.builders import check_precision_request
-from accel_ai_ros.engines.builders import check_profile_shapes
-from accel_ai_ros.engines.builders import engine_file_name
-from accel_ai_ros.engines.builders import EngineFromOnnx
-from accel_ai_ros.engines.builders import inspect_onnx
-from accel_ai_ros.engines.builders import PRECISIONS
-from accel_ai_ros.engines.builders import SaveEngine
-from accel_ai_ros.engines.builders import trt_major
-from accel_ai_ros.engines.cache import default_cache_dir
-from accel_ai_ros.engines.cache import EngineCache
+from accel_ai_ros.backends.tensorrt.build import check_precision_request
+from accel_ai_ros.backends.tensorrt.build import check_profile_shapes
+from accel_ai_ros.backends.tensorrt.build import engine_file_name
+from accel_ai_ros.backends.tensorrt.build import EngineFromOnnx
+from accel_ai_ros.backends.tensorrt.build import inspect_onnx
+from accel_ai_ros.backends.tensorrt.build import PRECISIONS
+from accel_ai_ros.backends.tensorrt.build import SaveEngine
+from accel_ai_ros.backends.tensorrt.build import trt_major
+from accel_ai_ros.backends.tensorrt.cache import default_cache_dir
+from accel_ai_ros.backends.tensorrt.cache import EngineCache
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.onnx.is_file():
         raise EngineError(f'ONNX model {str(args.onnx)!r} does not exist; check the path')
     info = inspect_onnx(args.onnx)
-    from accel_ai_ros.backends.tensorrt_runner import import_tensorrt
+    from accel_ai_ros.backends.tensorrt.runner import import_tensorrt
     major = trt_major(import_tensorrt().__version__)
     for precision in precisions:  # refuse before spending minutes on another precision
         for warning in check_precision_request(precision, info, major, args.legacy_flags):

@@ -43,10 +43,12 @@ import pytest
 
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.base import TensorInfo
-from accel_ai_ros.backends.onnxruntime_runner import OnnxRuntimeRunner
+from accel_ai_ros.backends.onnxruntime.runner import OnnxRuntimeRunner
 from accel_ai_ros.backends.registry import available_backends
+from accel_ai_ros.backends.registry import BACKEND_TABLE
 from accel_ai_ros.backends.registry import BACKENDS
 from accel_ai_ros.backends.registry import require_backend
+from accel_ai_ros.backends.registry import runner_options
 from accel_ai_ros.engines.loaders import backend_for_path
 from accel_ai_ros.engines.loaders import runner_class
 from accel_ai_ros.engines.loaders import RunnerFromFile
@@ -54,6 +56,9 @@ from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.params import BACKEND_CHOICES
+from accel_ai_ros.params import PARAMETERS
+from accel_ai_ros.params import SPECS
 from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,8 +73,8 @@ def _onnx_as_is(onnx_path: Path, tmp_path: Path) -> Path:
 
 def _tensorrt_engine(onnx_path: Path, tmp_path: Path) -> Path:
     """Build a TensorRT engine with EngineFromOnnx + SaveEngine at PRECISIONS['tensorrt']."""
-    from accel_ai_ros.engines.builders import EngineFromOnnx
-    from accel_ai_ros.engines.builders import SaveEngine
+    from accel_ai_ros.backends.tensorrt.build import EngineFromOnnx
+    from accel_ai_ros.backends.tensorrt.build import SaveEngine
     engine = tmp_path / f'{onnx_path.stem}.{PRECISIONS["tensorrt"]}.engine'
     return SaveEngine(EngineFromOnnx(onnx_path, PRECISIONS['tensorrt']), engine)()
 
@@ -339,6 +344,28 @@ def test_registry_reports_every_backend() -> None:
         require_backend('caffe')
 
 
+def test_backend_table_drives_choices_loaders_and_options() -> None:
+    """Every row of the one backend table reaches the parameters, loaders and runner options."""
+    assert BACKEND_CHOICES == ('auto',) + tuple(spec.name for spec in BACKEND_TABLE)
+    for spec in BACKEND_TABLE:
+        for suffix in spec.suffixes:
+            assert backend_for_path(f'model{suffix.upper()}') == spec.name
+        module_path = REPO / (spec.runner_module.replace('.', '/') + '.py')
+        assert module_path.is_file(), module_path
+        assert spec.runner_module == f'accel_ai_ros.backends.{spec.name}.runner'
+        source = module_path.read_text(encoding='utf-8')
+        assert f'class {spec.runner_class_name}(Runner)' in source
+        values = {param.name: param.default for param in PARAMETERS}
+        options = runner_options(spec.name, values)
+        for keyword, parameter, _ in spec.parameters:
+            assert parameter in SPECS, f'{spec.name} reads unknown parameter {parameter}'
+            assert f'{keyword}:' in source, f'{spec.runner_class_name} takes no {keyword}'
+            assert keyword in options
+    assert runner_options('onnxruntime', {'intra_op_threads': '2'}) == {'intra_op_threads': 2}
+    with pytest.raises(ParameterError, match='unknown backend'):
+        runner_options('caffe', {})
+
+
 def _run_python(code: str) -> str:
     """Run ``code`` in a fresh interpreter with the repo importable; return stdout."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -358,7 +385,7 @@ def test_imports_are_lazy_and_survive_missing_libraries() -> None:
         'import accel_ai_ros\n'
         'import accel_ai_ros.backends.registry as registry\n'
         'import accel_ai_ros.engines.loaders\n'
-        'import accel_ai_ros.backends.onnxruntime_runner\n'
+        'import accel_ai_ros.backends.onnxruntime.runner\n'
         'from accel_ai_ros.errors import BackendUnavailableError\n'
         'report = registry.available_backends()\n'
         'assert all(report[name] for name in registry.BACKENDS), report\n'
@@ -371,7 +398,7 @@ def test_imports_are_lazy_and_survive_missing_libraries() -> None:
     loaded = _run_python(
         'import sys\n'
         'import accel_ai_ros.backends.registry, accel_ai_ros.engines.loaders\n'
-        'import accel_ai_ros.backends.onnxruntime_runner\n'
+        'import accel_ai_ros.backends.onnxruntime.runner\n'
         "print([m for m in ('onnxruntime', 'tensorrt', 'torch') if m in sys.modules])\n")
     assert loaded == '[]'
 

@@ -29,9 +29,9 @@ import numpy as np
 import pytest
 
 from accel_ai_ros.backends.registry import available_backends
-from accel_ai_ros.engines.builders import check_precision_request
-from accel_ai_ros.engines.builders import inspect_onnx
-from accel_ai_ros.engines.builders import OnnxPrecision
+from accel_ai_ros.backends.tensorrt.build import check_precision_request
+from accel_ai_ros.backends.tensorrt.build import inspect_onnx
+from accel_ai_ros.backends.tensorrt.build import OnnxPrecision
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros_tools.build import main

@@ -33,35 +33,35 @@ from models import make_classifier
 import numpy as np
 import pytest
 
-from accel_ai_ros.backends.onnxruntime_runner import OnnxRuntimeRunner
+from accel_ai_ros.backends.onnxruntime.runner import OnnxRuntimeRunner
 from accel_ai_ros.backends.registry import available_backends
-from accel_ai_ros.backends.tensorrt_runner import deserialize_failure_message
-from accel_ai_ros.backends.tensorrt_runner import dims_to_shape
-from accel_ai_ros.backends.tensorrt_runner import format_precision_summary
-from accel_ai_ros.backends.tensorrt_runner import numpy_dtype
-from accel_ai_ros.backends.tensorrt_runner import precision_warning
-from accel_ai_ros.backends.tensorrt_runner import profile_problem
-from accel_ai_ros.backends.tensorrt_runner import summarize_layer_precisions
-from accel_ai_ros.backends.tensorrt_runner import TensorRTRunner
-from accel_ai_ros.engines.builders import precision_build_plan
-from accel_ai_ros.engines.builders import ProgressPrinter
-from accel_ai_ros.engines.builders import SaveEngine
-from accel_ai_ros.engines.builders import trt_major
-from accel_ai_ros.engines.cache import build_all
-from accel_ai_ros.engines.cache import cache_key
-from accel_ai_ros.engines.cache import CachedEngineLoader
-from accel_ai_ros.engines.cache import EngineCache
-from accel_ai_ros.engines.cache import plan_after_failure
-from accel_ai_ros.engines.cache import plan_engine
-from accel_ai_ros.engines.manifest import atomic_write
-from accel_ai_ros.engines.manifest import EngineManifest
-from accel_ai_ros.engines.manifest import make_manifest
-from accel_ai_ros.engines.manifest import manifest_path
-from accel_ai_ros.engines.manifest import platform_mismatches
-from accel_ai_ros.engines.manifest import PlatformInfo
-from accel_ai_ros.engines.manifest import read_manifest
-from accel_ai_ros.engines.manifest import sha256_file
-from accel_ai_ros.engines.manifest import write_manifest
+from accel_ai_ros.backends.tensorrt.build import precision_build_plan
+from accel_ai_ros.backends.tensorrt.build import ProgressPrinter
+from accel_ai_ros.backends.tensorrt.build import SaveEngine
+from accel_ai_ros.backends.tensorrt.build import trt_major
+from accel_ai_ros.backends.tensorrt.cache import build_all
+from accel_ai_ros.backends.tensorrt.cache import cache_key
+from accel_ai_ros.backends.tensorrt.cache import CachedEngineLoader
+from accel_ai_ros.backends.tensorrt.cache import EngineCache
+from accel_ai_ros.backends.tensorrt.cache import plan_after_failure
+from accel_ai_ros.backends.tensorrt.cache import plan_engine
+from accel_ai_ros.backends.tensorrt.manifest import atomic_write
+from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
+from accel_ai_ros.backends.tensorrt.manifest import make_manifest
+from accel_ai_ros.backends.tensorrt.manifest import manifest_path
+from accel_ai_ros.backends.tensorrt.manifest import platform_mismatches
+from accel_ai_ros.backends.tensorrt.manifest import PlatformInfo
+from accel_ai_ros.backends.tensorrt.manifest import read_manifest
+from accel_ai_ros.backends.tensorrt.manifest import sha256_file
+from accel_ai_ros.backends.tensorrt.manifest import write_manifest
+from accel_ai_ros.backends.tensorrt.runner import TensorRTRunner
+from accel_ai_ros.backends.tensorrt.util import deserialize_failure_message
+from accel_ai_ros.backends.tensorrt.util import dims_to_shape
+from accel_ai_ros.backends.tensorrt.util import format_precision_summary
+from accel_ai_ros.backends.tensorrt.util import numpy_dtype
+from accel_ai_ros.backends.tensorrt.util import precision_warning
+from accel_ai_ros.backends.tensorrt.util import profile_problem
+from accel_ai_ros.backends.tensorrt.util import summarize_layer_precisions
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
@@ -156,7 +156,7 @@ def test_atomic_write_leaves_no_partial_file_when_the_writer_fails(tmp_path: Pat
     target.write_bytes(b'old engine')
     code = (
         'import resource, signal, sys\n'
-        'from accel_ai_ros.engines.manifest import atomic_write\n'
+        'from accel_ai_ros.backends.tensorrt.manifest import atomic_write\n'
         'from accel_ai_ros.errors import EngineError\n'
         'signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n'
         'resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))\n'

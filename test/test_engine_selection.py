@@ -19,7 +19,7 @@ from pathlib import Path
 from models import make_classifier
 import pytest
 
-from accel_ai_ros.engines.cache import CachedEngineLoader
+from accel_ai_ros.backends.tensorrt.cache import CachedEngineLoader
 from accel_ai_ros.engines.loaders import RunnerFromFile
 from accel_ai_ros.engines.selection import backend_for
 from accel_ai_ros.engines.selection import loader_for
@@ -43,7 +43,7 @@ def test_onnx_engine_loads_with_onnx_runtime_and_its_options(tmp_path):
     loader = loader_for(v, 'fp32')
     assert isinstance(loader, RunnerFromFile)
     assert loader.resolved_backend() == 'onnxruntime'
-    assert loader.options == {'intra_op_threads': 2}
+    assert loader.options == {'providers': ('CPUExecutionProvider',), 'intra_op_threads': 2}
     assert loader.path == tmp_path / 'm.onnx'
     runner = loader()
     try:

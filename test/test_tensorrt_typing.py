@@ -41,7 +41,8 @@ from typing import Optional
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CHECKED = ['accel_ai_ros/backends/tensorrt_runner.py', 'accel_ai_ros/engines/builders.py']
+CHECKED = ['accel_ai_ros/backends/tensorrt/runner.py', 'accel_ai_ros/backends/tensorrt/util.py',
+           'accel_ai_ros/backends/tensorrt/build.py']
 STUB_PACKAGES = ('tensorrt', 'tensorrt_bindings')
 MYPY_CONFIG = """[mypy]
 python_version = 3.10

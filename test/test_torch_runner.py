@@ -155,7 +155,7 @@ def _feed(shape: List[int], seed: int = 0) -> Dict[str, np.ndarray]:
 
 def test_pt2_on_cpu_matches_onnxruntime(tmp_path: Path) -> None:
     """A .pt2 runs on the CPU without CUDA graphs and matches ONNX Runtime."""
-    from accel_ai_ros.backends.torch_runner import TorchRunner
+    from accel_ai_ros.backends.torch.runner import TorchRunner
     onnx_path = make_two_output_model(tmp_path / 'm.onnx')
     with TorchRunner(pt2_from_onnx(onnx_path, tmp_path), device='cpu') as runner:
         assert not runner.uses_cuda_graph
@@ -169,7 +169,7 @@ def test_pt2_on_cpu_matches_onnxruntime(tmp_path: Path) -> None:
 def test_dynamic_shapes(tmp_path: Path) -> None:
     """A program exported with dynamic batch/height/width describes them and runs any size."""
     torch = _torch()
-    from accel_ai_ros.backends.torch_runner import TorchRunner
+    from accel_ai_ros.backends.torch.runner import TorchRunner
     module, _ = onnx_to_module(make_dynamic_model(tmp_path / 'd.onnx'))
     batch, side = torch.export.Dim('batch', max=64), torch.export.Dim('side', min=4, max=512)
     program = torch.export.export(module, (torch.zeros(2, 3, 16, 16),),
@@ -185,7 +185,7 @@ def test_dynamic_shapes(tmp_path: Path) -> None:
 def test_refuses_pickled_modules(tmp_path: Path) -> None:
     """A pickled .pt module is refused without unpickling it; the message says what to do."""
     torch = _torch()
-    from accel_ai_ros.backends.torch_runner import TorchRunner
+    from accel_ai_ros.backends.torch.runner import TorchRunner
     path = tmp_path / 'm.pt'
     torch.save(torch.nn.Linear(2, 2), str(path))
     with pytest.raises(EngineError, match='arbitrary code') as info:
@@ -202,7 +202,7 @@ def test_refuses_pickled_modules(tmp_path: Path) -> None:
 def test_torchscript_needs_shapes(tmp_path: Path) -> None:
     """A TorchScript module takes its input shapes from input_shapes or a sidecar JSON."""
     torch = _torch()
-    from accel_ai_ros.backends.torch_runner import TorchRunner
+    from accel_ai_ros.backends.torch.runner import TorchRunner
     onnx_path = make_classifier(tmp_path / 'c.onnx')
     module, _ = onnx_to_module(onnx_path)
     path = tmp_path / 'c.ts'
@@ -223,7 +223,7 @@ def test_torchscript_needs_shapes(tmp_path: Path) -> None:
 
 def test_cpu_run_image_uses_cpu_preprocessing(tmp_path: Path) -> None:
     """On the CPU, run_image falls back to the CPU preprocessor and infers."""
-    from accel_ai_ros.backends.torch_runner import TorchRunner
+    from accel_ai_ros.backends.torch.runner import TorchRunner
     path = pt2_from_onnx(make_classifier(tmp_path / 'c.onnx'), tmp_path)
     image = DecodedImage(np.full((48, 64, 3), 100, np.uint8), 'bgr')
     with TorchRunner(path, device='cpu') as runner:
@@ -236,7 +236,7 @@ def test_cpu_run_image_uses_cpu_preprocessing(tmp_path: Path) -> None:
 def test_cuda_graph_matches_eager_and_reference(tmp_path: Path) -> None:
     """The replayed CUDA graph gives the eager result and ONNX Runtime's at FP32."""
     _cuda()
-    from accel_ai_ros.backends.torch_runner import TorchRunner
+    from accel_ai_ros.backends.torch.runner import TorchRunner
     onnx_path = make_two_output_model(tmp_path / 'm.onnx')
     path = pt2_from_onnx(onnx_path, tmp_path)
     feed = _feed([1, 3, 32, 32], seed=3)
@@ -255,7 +255,7 @@ def test_cuda_graph_matches_eager_and_reference(tmp_path: Path) -> None:
 def test_half_precisions(tmp_path: Path, precision: str, tolerance: float) -> None:
     """FP16 and BF16 runs return float32 outputs close to the FP32 reference."""
     _cuda()
-    from accel_ai_ros.backends.torch_runner import TorchRunner
+    from accel_ai_ros.backends.torch.runner import TorchRunner
     onnx_path = make_classifier(tmp_path / 'c.onnx')
     feed = _feed([1, 3, 32, 32], seed=1)
     with TorchRunner(pt2_from_onnx(onnx_path, tmp_path), precision=precision) as runner:
@@ -269,7 +269,7 @@ def test_half_precisions(tmp_path: Path, precision: str, tolerance: float) -> No
 def test_gpu_run_image_matches_cpu_preprocessing(tmp_path: Path, precision: str) -> None:
     """run_image on CUDA (fused GPU preprocessing) matches CPU preprocessing + infer."""
     _cuda()
-    from accel_ai_ros.backends.torch_runner import TorchRunner
+    from accel_ai_ros.backends.torch.runner import TorchRunner
     path = pt2_from_onnx(make_classifier(tmp_path / 'c.onnx'), tmp_path)
     rng = np.random.default_rng(0)
     image = DecodedImage(rng.integers(0, 256, (120, 200, 3), dtype=np.uint8), 'bgr')

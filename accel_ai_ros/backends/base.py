@@ -185,3 +185,27 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def _deactivate(self) -> None:
         """Backend-specific deactivation."""
+
+
+def warm_up(runner: Runner) -> bool:
+    """Run one inference on zeros when every input shape is static; return whether it ran."""
+    infos = runner.inputs()
+    if not all(info.is_static for info in infos):
+        return False
+    feed = {info.name: np.zeros([int(d) for d in info.shape if isinstance(d, int)],
+                                dtype=info.dtype)
+            for info in infos}
+    runner.infer(feed)
+    return True
+
+
+def activated(runner: Runner, warmup: bool = True) -> Runner:
+    """Activate ``runner`` and warm it up; deactivate it again if either step fails."""
+    try:
+        runner.activate()
+        if warmup:
+            warm_up(runner)
+    except BaseException:
+        runner.deactivate()
+        raise
+    return runner

@@ -12,7 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Optional backend libraries, imported only when asked for.
+"""The one table of backends, and their optional libraries, imported only when asked for.
+
+:data:`BACKEND_TABLE` says, per backend: its name, the file suffixes it runs, the Python
+library it needs and what to install when that is missing, where its runner class lives and
+which node parameters become options of that runner. The parameter choices, the loaders, the
+node's selection, the trade-off study and the benchmarks all read it: adding a backend is one
+row here and one folder ``accel_ai_ros/backends/<name>/``.
 
 ``import accel_ai_ros`` never imports ONNX Runtime, TensorRT or PyTorch. A runner asks
 :func:`require_backend` for its library when it activates; diagnostics and tools ask
@@ -20,41 +26,105 @@
 (the recorded import error). Results are cached per process.
 """
 
+from dataclasses import dataclass
 import importlib
 from types import ModuleType
+from typing import Any
+from typing import Callable
 from typing import Dict
+from typing import Mapping
 from typing import Optional
 from typing import Tuple
 
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import ParameterError
 
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One backend: what it runs, what it needs, and how the node configures its runner.
+
+    ``parameters`` lists ``(runner keyword, node parameter, conversion)``: the runner is built
+    as ``Runner(path, keyword=conversion(values[parameter]), ...)``. ``required_attribute`` is
+    an attribute the real library has and a stub-only or placeholder package lacks.
+    """
+
+    name: str
+    suffixes: Tuple[str, ...]
+    module: str
+    install_hint: str
+    runner: str
+    parameters: Tuple[Tuple[str, str, Callable[[Any], Any]], ...] = ()
+    required_attribute: str = ''
+
+    @property
+    def runner_module(self) -> str:
+        """Return the module that holds the runner class."""
+        return self.runner.rpartition('.')[0]
+
+    @property
+    def runner_class_name(self) -> str:
+        """Return the runner class's name."""
+        return self.runner.rpartition('.')[2]
+
+
+#: Every backend, in order of preference for ONNX models.
+BACKEND_TABLE: Tuple[BackendSpec, ...] = (
+    BackendSpec(
+        'onnxruntime', ('.onnx',), 'onnxruntime',
+        'install ONNX Runtime: pip install onnxruntime (CPU) or pip install onnxruntime-gpu '
+        '(CUDA, TensorRT execution providers)',
+        'accel_ai_ros.backends.onnxruntime.runner.OnnxRuntimeRunner',
+        (('providers', 'providers', tuple), ('intra_op_threads', 'intra_op_threads', int))),
+    BackendSpec(
+        'tensorrt', ('.engine', '.plan', '.trt'), 'tensorrt',
+        'install TensorRT for your CUDA version: pip install tensorrt, or on Jetson use the '
+        'python3-libnvinfer package that JetPack provides',
+        'accel_ai_ros.backends.tensorrt.runner.TensorRTRunner',
+        (('device', 'gpu_device', int), ('allow_plugins', 'allow_engine_plugins', bool)),
+        required_attribute='Runtime'),
+    BackendSpec(
+        'torch', ('.pt2', '.ts', '.pt'), 'torch',
+        'install PyTorch with CUDA support: pip install torch '
+        '(see https://pytorch.org/get-started/locally/ for the CUDA wheel index)',
+        'accel_ai_ros.backends.torch.runner.TorchRunner',
+        required_attribute='Tensor'),
+)
+
 #: Every backend name this package knows, in order of preference for ONNX models.
-BACKENDS: Tuple[str, ...] = ('onnxruntime', 'tensorrt', 'torch')
+BACKENDS: Tuple[str, ...] = tuple(spec.name for spec in BACKEND_TABLE)
+
+_SPECS: Dict[str, BackendSpec] = {spec.name: spec for spec in BACKEND_TABLE}
 
 #: Python module that each backend needs.
-MODULES: Dict[str, str] = {
-    'onnxruntime': 'onnxruntime',
-    'tensorrt': 'tensorrt',
-    'torch': 'torch',
-}
+MODULES: Dict[str, str] = {spec.name: spec.module for spec in BACKEND_TABLE}
 
 #: What to install when a backend's module cannot be imported.
-INSTALL_HINTS: Dict[str, str] = {
-    'onnxruntime': ('install ONNX Runtime: pip install onnxruntime (CPU) or '
-                    'pip install onnxruntime-gpu (CUDA, TensorRT execution providers)'),
-    'tensorrt': ('install TensorRT for your CUDA version: pip install tensorrt, or on Jetson '
-                 'use the python3-libnvinfer package that JetPack provides'),
-    'torch': ('install PyTorch with CUDA support: pip install torch '
-              '(see https://pytorch.org/get-started/locally/ for the CUDA wheel index)'),
-}
+INSTALL_HINTS: Dict[str, str] = {spec.name: spec.install_hint for spec in BACKEND_TABLE}
+
+#: File suffix (lower case) -> backend that runs such files.
+SUFFIXES: Dict[str, str] = {suffix: spec.name for spec in BACKEND_TABLE
+                            for suffix in spec.suffixes}
+
+
+def backend_spec(name: str) -> BackendSpec:
+    """Return the table row of backend ``name``; ParameterError when there is none."""
+    _check_name(name)
+    return _SPECS[name]
+
+
+def runner_options(name: str, values: Mapping[str, Any]) -> Dict[str, Any]:
+    """Return the runner keyword arguments of backend ``name`` read from parameter ``values``.
+
+    Parameters absent from ``values`` are left out, so the runner's defaults apply.
+    """
+    return {keyword: convert(values[parameter])
+            for keyword, parameter, convert in backend_spec(name).parameters
+            if parameter in values}
+
 
 # name -> imported module, or the text of the error that importing it raised
 _cache: Dict[str, object] = {}
-
-
-#: An attribute the real library has and a stub-only or placeholder package lacks.
-_REQUIRED_ATTRIBUTE = {'tensorrt': 'Runtime', 'torch': 'Tensor'}
 
 
 def _check_name(name: str) -> None:
@@ -70,7 +140,7 @@ def _import(name: str) -> object:
     if name not in _cache:
         try:
             module = importlib.import_module(MODULES[name])
-            marker = _REQUIRED_ATTRIBUTE.get(name)
+            marker = _SPECS[name].required_attribute
             if marker and not hasattr(module, marker):
                 raise ImportError(f'{MODULES[name]} has no {marker}: only type stubs or a '
                                   'placeholder package are installed')

@@ -24,40 +24,20 @@ import os
 from pathlib import Path
 from typing import Any
 from typing import Callable
-from typing import Dict
-from typing import Sequence
-from typing import Tuple
 from typing import Type
 from typing import Union
 
-import numpy as np
-
+from accel_ai_ros.backends.base import activated
 from accel_ai_ros.backends.base import Runner
+from accel_ai_ros.backends.registry import backend_spec
 from accel_ai_ros.backends.registry import BACKENDS
 from accel_ai_ros.backends.registry import require_backend
+from accel_ai_ros.backends.registry import SUFFIXES
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 
 PathLike = Union[str, 'os.PathLike[str]']
-
-#: File suffix (lower case) -> backend that runs such files.
-SUFFIXES: Dict[str, str] = {
-    '.onnx': 'onnxruntime',
-    '.engine': 'tensorrt',
-    '.plan': 'tensorrt',
-    '.trt': 'tensorrt',
-    '.pt2': 'torch',
-    '.ts': 'torch',
-    '.pt': 'torch',
-}
-
-#: Backend -> (module, class) of its runner; modules are imported on demand.
-RUNNER_CLASSES: Dict[str, Tuple[str, str]] = {
-    'onnxruntime': ('accel_ai_ros.backends.onnxruntime_runner', 'OnnxRuntimeRunner'),
-    'tensorrt': ('accel_ai_ros.backends.tensorrt_runner', 'TensorRTRunner'),
-    'torch': ('accel_ai_ros.backends.torch_runner', 'TorchRunner'),
-}
 
 
 def backend_for_path(path: PathLike) -> str:
@@ -82,10 +62,11 @@ def runner_class(backend: str) -> Type[Runner]:
     Raises ParameterError for an unknown backend and BackendUnavailableError when its module
     or library is missing.
     """
-    if backend not in RUNNER_CLASSES:
+    if backend not in BACKENDS:
         raise ParameterError(
             f'unknown backend {backend!r}; choose auto or one of {", ".join(BACKENDS)}')
-    module_name, class_name = RUNNER_CLASSES[backend]
+    spec = backend_spec(backend)
+    module_name, class_name = spec.runner_module, spec.runner_class_name
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
@@ -105,51 +86,24 @@ def runner_class(backend: str) -> Type[Runner]:
     return cls
 
 
-def warm_up(runner: Runner) -> bool:
-    """Run one inference on zeros when every input shape is static; return whether it ran."""
-    infos = runner.inputs()
-    if not all(info.is_static for info in infos):
-        return False
-    feed = {info.name: np.zeros([int(d) for d in info.shape if isinstance(d, int)],
-                                dtype=info.dtype)
-            for info in infos}
-    runner.infer(feed)
-    return True
-
-
-def activated(runner: Runner, warmup: bool = True) -> Runner:
-    """Activate ``runner`` and warm it up; deactivate it again if either step fails."""
-    try:
-        runner.activate()
-        if warmup:
-            warm_up(runner)
-    except BaseException:
-        runner.deactivate()
-        raise
-    return runner
-
-
 class RunnerFromFile:
     """Make an activated, warmed-up runner from an engine or model file.
 
     ``backend`` is 'auto' (chosen by :func:`backend_for_path`) or one of
-    :data:`~accel_ai_ros.backends.registry.BACKENDS`. ``providers`` is used by the ONNX Runtime
-    backend only; further keyword ``options`` go to the runner's constructor. ``warmup`` runs
-    one inference on zeros when the input shapes are static.
+    :data:`~accel_ai_ros.backends.registry.BACKENDS`. Keyword ``options`` go to the runner's
+    constructor (:func:`~accel_ai_ros.backends.registry.runner_options` reads them from the
+    node's parameters). ``warmup`` runs one inference on zeros when the input shapes are
+    static.
     """
 
-    def __init__(
-        self, path: PathLike, backend: str = 'auto',
-        providers: Sequence[str] = ('CPUExecutionProvider',), warmup: bool = True,
-        **options: Any,
-    ) -> None:
+    def __init__(self, path: PathLike, backend: str = 'auto', warmup: bool = True,
+                 **options: Any) -> None:
         """Remember what to load; nothing is loaded until the loader is called."""
         self.path = Path(path)
         if backend != 'auto' and backend not in BACKENDS:
             raise ParameterError(
                 f'unknown backend {backend!r}; choose auto or one of {", ".join(BACKENDS)}')
         self.backend = backend
-        self.providers = tuple(providers)
         self.warmup = warmup
         self.options = dict(options)
 
@@ -166,7 +120,4 @@ class RunnerFromFile:
                 f'/ path')
         require_backend(backend)
         factory: Callable[..., Runner] = runner_class(backend)
-        kwargs = dict(self.options)
-        if backend == 'onnxruntime':
-            kwargs['providers'] = self.providers
-        return activated(factory(self.path, **kwargs), self.warmup)
+        return activated(factory(self.path, **self.options), self.warmup)

@@ -27,7 +27,8 @@ from typing import Mapping
 from typing import Optional
 
 from accel_ai_ros.backends.base import Runner
-from accel_ai_ros.engines.cache import CachedEngineLoader
+from accel_ai_ros.backends.registry import runner_options
+from accel_ai_ros.backends.tensorrt.cache import CachedEngineLoader
 from accel_ai_ros.engines.loaders import backend_for_path
 from accel_ai_ros.engines.loaders import RunnerFromFile
 from accel_ai_ros.errors import ParameterError
@@ -69,11 +70,4 @@ def loader_for(values: Mapping[str, Any], precision: str) -> Loader:
             force_rebuild=bool(values.get('force_engine_update', False)),
             allow_plugins=bool(values.get('allow_engine_plugins', False)),
             device=int(values.get('gpu_device', 0)))
-    loader = RunnerFromFile(engine, backend=backend,
-                            providers=tuple(values.get('providers', ('CPUExecutionProvider',))))
-    if backend == 'onnxruntime':
-        loader.options['intra_op_threads'] = int(values.get('intra_op_threads', 0))
-    elif backend == 'tensorrt':
-        loader.options['device'] = int(values.get('gpu_device', 0))
-        loader.options['allow_plugins'] = bool(values.get('allow_engine_plugins', False))
-    return loader
+    return RunnerFromFile(engine, backend=backend, **runner_options(backend, values))

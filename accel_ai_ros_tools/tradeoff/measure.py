@@ -45,6 +45,7 @@ from typing import Sequence
 import numpy as np
 
 from accel_ai_ros.backends.registry import require_backend
+from accel_ai_ros.backends.registry import runner_options
 from accel_ai_ros.engines.loaders import RunnerFromFile
 from accel_ai_ros.frame_processor import FrameProcessor
 from accel_ai_ros.frame_processor import ProcessingSettings
@@ -104,11 +105,9 @@ def measure(job: Job) -> Dict[str, Any]:
     """Load the engine, collect its outputs on every image, then time both loops."""
     require_backend(job.backend)
     baseline = _status_mb('VmRSS')
-    options: Dict[str, Any] = {}
-    if job.backend == 'onnxruntime' and job.intra_op_threads:
-        options['intra_op_threads'] = job.intra_op_threads
-    runner = RunnerFromFile(job.path, backend=job.backend, providers=job.providers,
-                            **options)()
+    options = runner_options(job.backend, {'providers': job.providers,
+                                           'intra_op_threads': job.intra_op_threads})
+    runner = RunnerFromFile(job.path, backend=job.backend, **options)()
     try:
         settings = job.settings
         if settings.task == 'classification':

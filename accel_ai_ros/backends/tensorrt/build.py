@@ -40,11 +40,15 @@ from typing import Tuple
 from typing import TYPE_CHECKING
 from typing import Union
 
-from accel_ai_ros.engines.manifest import atomic_write
-from accel_ai_ros.engines.manifest import EngineManifest
-from accel_ai_ros.engines.manifest import make_manifest
-from accel_ai_ros.engines.manifest import sha256_file
-from accel_ai_ros.engines.manifest import write_manifest
+from accel_ai_ros.backends.tensorrt.manifest import atomic_write
+from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
+from accel_ai_ros.backends.tensorrt.manifest import make_manifest
+from accel_ai_ros.backends.tensorrt.manifest import sha256_file
+from accel_ai_ros.backends.tensorrt.manifest import write_manifest
+from accel_ai_ros.backends.tensorrt.util import device_platform
+from accel_ai_ros.backends.tensorrt.util import dims_list
+from accel_ai_ros.backends.tensorrt.util import import_tensorrt
+from accel_ai_ros.backends.tensorrt.util import TrtLog
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 
@@ -310,19 +314,17 @@ class NetworkFromOnnx:
     def __call__(self) -> Tuple['trt_types.Builder', 'trt_types.INetworkDefinition',
                                 'trt_types.OnnxParser']:
         """Create the builder and network and parse the model; EngineError on parse errors."""
-        from accel_ai_ros.backends.tensorrt_runner import _TrtLog
-        from accel_ai_ros.backends.tensorrt_runner import import_tensorrt
         import_tensorrt()
         import tensorrt as trt
         if not self.onnx_path.is_file():
             raise EngineError(f'ONNX model {str(self.onnx_path)!r} does not exist; check the '
                               f'path')
-        builder = trt.Builder(_TrtLog.get())
+        builder = trt.Builder(TrtLog.get())
         flags = 0
         if self.strongly_typed:
             flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
         network = builder.create_network(flags)
-        parser = trt.OnnxParser(network, _TrtLog.get())
+        parser = trt.OnnxParser(network, TrtLog.get())
         if not parser.parse_from_file(str(self.onnx_path)):
             errors = [' '.join(str(parser.get_error(i)).split())
                       for i in range(parser.num_errors)]
@@ -375,9 +377,6 @@ class EngineFromOnnx:
 
     def __call__(self) -> bytes:
         """Build and return the serialized engine."""
-        from accel_ai_ros.backends.tensorrt_runner import _TrtLog
-        from accel_ai_ros.backends.tensorrt_runner import device_platform
-        from accel_ai_ros.backends.tensorrt_runner import import_tensorrt
         import_tensorrt()
         import tensorrt as trt
         platform = device_platform(0)
@@ -415,12 +414,12 @@ class EngineFromOnnx:
         elif self.progress:
             self.progress(f'building {self.precision} engine from {self.onnx_path.name} '
                           f'(this takes minutes)')
-        _TrtLog.take_errors()
+        TrtLog.take_errors()
         serialized = builder.build_serialized_network(network, config)
         if serialized is None:
             raise EngineError(f'TensorRT failed to build {self.precision} engine from '
                               f'{str(self.onnx_path)!r}: '
-                              f'{"; ".join(_TrtLog.take_errors()[-3:]) or "no detail"}; '
+                              f'{"; ".join(TrtLog.take_errors()[-3:]) or "no detail"}; '
                               f'try a larger --workspace-mb or check the profile shapes')
         if self.timing_cache is not None:
             timing = config.get_timing_cache().serialize()
@@ -433,7 +432,6 @@ class EngineFromOnnx:
                      network: 'trt_types.INetworkDefinition',
                      config: 'trt_types.IBuilderConfig') -> None:
         """Add the optimization profile; refuse dynamic inputs that have none."""
-        from accel_ai_ros.backends.tensorrt_runner import dims_list
         dynamic = []
         for index in range(network.num_inputs):
             tensor = network.get_input(index)

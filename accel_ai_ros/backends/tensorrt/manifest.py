@@ -16,7 +16,7 @@
 
 A TensorRT engine runs only with the TensorRT version and the GPU it was built for, and
 nothing in the file says so in a form a user can read. :class:`SaveEngine
-<accel_ai_ros.engines.builders.SaveEngine>` therefore writes ``<engine>.json`` beside every
+<accel_ai_ros.backends.tensorrt.build.SaveEngine>` therefore writes ``<engine>.json`` beside every
 engine: TensorRT version, GPU name and compute capability, precision, the ONNX file's sha256,
 the build options and the date. When an engine does not load, the error quotes it.
 

@@ -40,19 +40,23 @@ from typing import Mapping
 from typing import Optional
 from typing import Union
 
+from accel_ai_ros.backends.base import activated
 from accel_ai_ros.backends.base import Runner
-from accel_ai_ros.engines.builders import engine_file_name
-from accel_ai_ros.engines.builders import PRECISIONS
-from accel_ai_ros.engines.builders import Progress
-from accel_ai_ros.engines.manifest import atomic_write
-from accel_ai_ros.engines.manifest import EngineManifest
-from accel_ai_ros.engines.manifest import make_manifest
-from accel_ai_ros.engines.manifest import manifest_path
-from accel_ai_ros.engines.manifest import platform_mismatches
-from accel_ai_ros.engines.manifest import PlatformInfo
-from accel_ai_ros.engines.manifest import read_manifest
-from accel_ai_ros.engines.manifest import sha256_file
-from accel_ai_ros.engines.manifest import write_manifest
+from accel_ai_ros.backends.tensorrt.build import engine_file_name
+from accel_ai_ros.backends.tensorrt.build import EngineFromOnnx
+from accel_ai_ros.backends.tensorrt.build import PRECISIONS
+from accel_ai_ros.backends.tensorrt.build import Progress
+from accel_ai_ros.backends.tensorrt.manifest import atomic_write
+from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
+from accel_ai_ros.backends.tensorrt.manifest import make_manifest
+from accel_ai_ros.backends.tensorrt.manifest import manifest_path
+from accel_ai_ros.backends.tensorrt.manifest import platform_mismatches
+from accel_ai_ros.backends.tensorrt.manifest import PlatformInfo
+from accel_ai_ros.backends.tensorrt.manifest import read_manifest
+from accel_ai_ros.backends.tensorrt.manifest import sha256_file
+from accel_ai_ros.backends.tensorrt.manifest import write_manifest
+from accel_ai_ros.backends.tensorrt.runner import TensorRTRunner
+from accel_ai_ros.backends.tensorrt.util import device_platform
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 
@@ -94,13 +98,11 @@ def cache_key(onnx_name: str, onnx_sha256: str, precision: str, platform: Platfo
 
 
 def _default_platform() -> PlatformInfo:
-    from accel_ai_ros.backends.tensorrt_runner import device_platform
     return device_platform(0)
 
 
 def _default_build(onnx_path: Path, precision: str, timing_cache: Path,
                    progress: Optional[Progress], options: Dict[str, Any]) -> bytes:
-    from accel_ai_ros.engines.builders import EngineFromOnnx
     return EngineFromOnnx(onnx_path, precision, timing_cache=timing_cache, progress=progress,
                           **options)()
 
@@ -288,12 +290,10 @@ class CachedEngineLoader:
         self.engine_used: Optional[Path] = None
 
     def _tensorrt_runner(self, path: Path) -> Runner:
-        from accel_ai_ros.backends.tensorrt_runner import TensorRTRunner
         return TensorRTRunner(path, device=self.device, allow_plugins=self.allow_plugins)
 
     def _load(self, path: Path) -> Runner:
         """Construct, activate and warm up a runner for ``path``."""
-        from accel_ai_ros.engines.loaders import activated
         runner = activated(self.runner_factory(path), self.warmup)
         self.engine_used = path
         return runner
