@@ -26,7 +26,17 @@ class AccelAiError(Exception):
 
 
 class ImageDecodeError(AccelAiError):
-    """An image message cannot be turned into pixels (encoding, sizes, data length)."""
+    """
+    An image message cannot be turned into pixels (encoding, sizes, data length).
+
+    ``kind`` says which rule refused it, so that logs can be rate-limited per kind:
+    ``'encoding'``, ``'size'`` (fields that disagree), ``'short_data'``, ``'too_large'``,
+    ``'bad_header'`` (a compressed header) or ``'decode'`` (the decoder gave up).
+    """
+
+    def __init__(self, message: str, kind: str = 'decode') -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class PreprocessError(AccelAiError):
@@ -51,3 +61,25 @@ class PostprocessError(AccelAiError):
 
 class ParameterError(AccelAiError):
     """A parameter value is invalid; the message names the allowed values."""
+
+
+def quoted_input(text: object, limit: int = 64) -> str:
+    """
+    Return a string from a message, quoted for a log line: control characters escaped, cut.
+
+    A sender controls fields such as ``encoding`` and ``format``: a newline in them would
+    forge a log line, and a megabyte of them would flood the log.
+    """
+    value = str(text)
+    cut = len(value) - limit
+    if cut > 0:
+        value = value[:limit]
+    shown = value.encode('unicode_escape').decode('ascii').replace("'", "\\'")
+    return f"'{shown}'" + (f' (and {cut} more characters)' if cut > 0 else '')
+
+
+def one_line(text: object, limit: int = 1000) -> str:
+    """Return ``text`` as one log line: control characters escaped, at most ``limit`` long."""
+    value = ''.join(c if c.isprintable() else c.encode('unicode_escape').decode('ascii')
+                    for c in str(text))
+    return value if len(value) <= limit else value[:limit] + ' [...]'

@@ -23,10 +23,15 @@ included: no pixel is copied on the callback path. YUV 4:2:2 and Bayer mosaics t
 OpenCV conversion each and come back in ``'bgr'`` order.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+import os
 import sys
+import tempfile
+import threading
 from typing import Any
 from typing import Dict
+from typing import Iterator
 from typing import Optional
 from typing import Tuple
 
@@ -34,6 +39,10 @@ import cv2
 import numpy as np
 
 from accel_ai_ros.errors import ImageDecodeError
+from accel_ai_ros.errors import quoted_input
+from accel_ai_ros.image_header import check_image_size
+from accel_ai_ros.image_header import DEFAULT_MAX_IMAGE_PIXELS
+from accel_ai_ros.image_header import read_compressed_header
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,9 @@ class DecodedImage:
 
     pixels: np.ndarray
     order: str
+    #: What the image library wrote to stderr while decoding (e.g. libjpeg's "Corrupt JPEG
+    #: data"), captured so that the node can log it with its own rate limit.
+    library_messages: str = ''
 
     @property
     def height(self) -> int:
@@ -107,6 +119,59 @@ _COMPRESSED_CODECS: Tuple[str, ...] = ('jpeg', 'jpg', 'png', 'tiff', 'tif', 'web
 _HOST_BIG_ENDIAN = sys.byteorder == 'big'
 
 
+class LibraryMessages:
+    """Text that libpng, libjpeg or OpenCV wrote to stderr inside :func:`captured_stderr`."""
+
+    def __init__(self) -> None:
+        self._text = ''
+
+    def text(self) -> str:
+        """Return what was captured (empty until the ``with`` block ends)."""
+        return self._text
+
+
+_STDERR_LOCK = threading.Lock()
+_CAPTURE_LIMIT = 4096
+
+
+def _capture_file() -> int:
+    """Return a new file descriptor for captured output (memory-backed where possible)."""
+    if hasattr(os, 'memfd_create'):
+        return os.memfd_create('accel_ai_ros_stderr', 0)
+    handle, path = tempfile.mkstemp(prefix='accel_ai_ros_stderr_')
+    os.unlink(path)
+    return handle
+
+
+@contextmanager
+def captured_stderr() -> Iterator[LibraryMessages]:
+    """
+    Capture what C libraries write to file descriptor 2 while the block runs.
+
+    libpng, libjpeg and OpenCV's logger write warnings straight to stderr, around the node's
+    logger and its rate limits. The decoders run inside this block and the node logs the
+    captured text under its own rules. Anything another thread writes to stderr in those
+    milliseconds is captured too, and logged with it rather than lost.
+    """
+    messages = LibraryMessages()
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+        capture = _capture_file()
+        saved = os.dup(2)
+        os.dup2(capture, 2)
+        try:
+            yield messages
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.lseek(capture, 0, os.SEEK_SET)
+            messages._text = os.read(capture, _CAPTURE_LIMIT).decode('utf-8', 'replace')
+            os.close(capture)
+
+
 def _as_bytes(data: Any) -> np.ndarray:
     """Return the message's data as a flat uint8 array, without copying when possible."""
     if isinstance(data, np.ndarray):
@@ -127,10 +192,11 @@ def _as_bytes(data: Any) -> np.ndarray:
 
 def _unsupported(encoding: str) -> ImageDecodeError:
     return ImageDecodeError(
-        f"unsupported image encoding '{encoding}'; supported: "
+        f'unsupported image encoding {quoted_input(encoding)}; supported: '
         f"{', '.join(SUPPORTED_ENCODINGS)}. Set the camera driver to one of these pixel "
         'formats, or convert first (image_proc debayers and rectifies, e.g. '
-        "subscribe to 'image_color' or 'image_rect_color' instead of 'image_raw').")
+        "subscribe to 'image_color' or 'image_rect_color' instead of 'image_raw').",
+        kind='encoding')
 
 
 def _strided(buf: np.ndarray, dtype: np.dtype, height: int, width: int, channels: int,
@@ -147,14 +213,16 @@ def _strided(buf: np.ndarray, dtype: np.dtype, height: int, width: int, channels
 
 
 def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian: bool,
-                 data: Any) -> DecodedImage:
+                 data: Any, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> DecodedImage:
     """
     Decode the fields of a sensor_msgs/Image into pixels.
 
     Plain layouts return read-only or writable views of ``data`` (whatever ``data`` allows);
-    big-endian mono16, YUV 4:2:2 and Bayer encodings return new arrays.
+    big-endian mono16, YUV 4:2:2 and Bayer encodings return new arrays. Every size rule is
+    checked here, before OpenCV sees the pixels.
 
-    :raises ImageDecodeError: unsupported encoding, empty image, bad ``step``, short data.
+    :raises ImageDecodeError: unsupported encoding, empty image, more than ``max_pixels``
+        pixels, bad ``step``, short data.
     """
     height = int(height)
     width = int(width)
@@ -170,24 +238,34 @@ def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian
     if height <= 0 or width <= 0:
         raise ImageDecodeError(
             f'image is {width}x{height} ({encoding}); width and height must be positive. '
-            'The publisher sent an empty image: check the camera driver.')
+            'The publisher sent an empty image: check the camera driver.', kind='size')
+    check_image_size(width, height, max_pixels, f'{encoding} Image')
     pixel_size = channels * depth
     if step < width * pixel_size:
         raise ImageDecodeError(
             f'step {step} is smaller than width*pixel_size = {width}*{pixel_size} = '
             f'{width * pixel_size} bytes for {encoding}; the publisher must set step to the '
-            'row length in bytes (at least width times bytes per pixel).')
+            'row length in bytes (at least width times bytes per pixel).', kind='size')
+    if step % depth:
+        raise ImageDecodeError(
+            f'step {step} is odd for {encoding}: rows of 16-bit pixels must start on an even '
+            'byte; the publisher must set step to the row length in bytes (a multiple of 2).',
+            kind='size')
     if encoding in _YUV422 and width % 2:
         raise ImageDecodeError(
             f'{encoding} needs an even width (two pixels share one U/V pair) but width is '
-            f'{width}; set the camera to an even width or to rgb8/bgr8 output.')
+            f'{width}; set the camera to an even width or to rgb8/bgr8 output.', kind='size')
+    if encoding in _BAYER8 and (width < 2 or height < 2):
+        raise ImageDecodeError(
+            f'{encoding} needs at least 2x2 pixels (one mosaic cell) but the image is '
+            f'{width}x{height}; check the camera driver.', kind='size')
     buf = _as_bytes(data)
     needed = step * height
     if buf.size < needed:
         raise ImageDecodeError(
             f'image data has {buf.size} bytes but step*height = {step}*{height} = {needed} '
             f'bytes are needed for {width}x{height} {encoding}; the message is truncated or '
-            'its step/height fields are wrong.')
+            'its step/height fields are wrong.', kind='short_data')
     if encoding in _PLAIN:
         if depth == 1:
             return DecodedImage(_strided(buf, np.dtype(np.uint8), height, width, channels,
@@ -204,7 +282,7 @@ def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian
     return DecodedImage(cv2.cvtColor(mosaic, _BAYER8[encoding]), 'bgr')
 
 
-def decode_image_msg(msg: Any) -> DecodedImage:
+def decode_image_msg(msg: Any, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> DecodedImage:
     """
     Decode any object that has the fields of sensor_msgs/Image (see :func:`decode_image`).
 
@@ -215,9 +293,9 @@ def decode_image_msg(msg: Any) -> DecodedImage:
     except AttributeError as err:
         raise ImageDecodeError(
             f'{type(msg).__name__} is not a sensor_msgs/Image ({err}); subscribe with '
-            'sensor_msgs.msg.Image, or use decode_compressed_msg for CompressedImage.'
-        ) from err
-    return decode_image(*fields)
+            'sensor_msgs.msg.Image, or use decode_compressed_msg for CompressedImage.',
+            kind='encoding') from err
+    return decode_image(*fields, max_pixels=max_pixels)
 
 
 def _compressed_codec(fmt: str) -> Tuple[Optional[str], Optional[str]]:
@@ -225,16 +303,17 @@ def _compressed_codec(fmt: str) -> Tuple[Optional[str], Optional[str]]:
     text = fmt.strip().lower()
     if 'compresseddepth' in text:
         raise ImageDecodeError(
-            f"CompressedImage format '{fmt}' is compressedDepth, which is not supported; "
+            f'CompressedImage format {quoted_input(fmt)} is compressedDepth, which is not '
+            'supported; '
             'subscribe to the raw depth image, or republish it with image_transport '
-            "('ros2 run image_transport republish compressedDepth raw').")
+            "('ros2 run image_transport republish compressedDepth raw').", kind='encoding')
     words = text.replace(';', ' ').split()
     codec = next((w for w in words if w in _COMPRESSED_CODECS), None)
     if codec is None and text:
         raise ImageDecodeError(
-            f"unsupported CompressedImage format '{fmt}'; supported codecs: jpeg, png "
+            f'unsupported CompressedImage format {quoted_input(fmt)}; supported codecs: jpeg, png '
             "(also tiff, webp). Use image_transport's 'compressed' plugin, or republish to "
-            "raw ('ros2 run image_transport republish <codec> raw').")
+            "raw ('ros2 run image_transport republish <codec> raw').", kind='encoding')
     payload = None
     if 'compressed' in words:
         after = words[words.index('compressed') + 1:]
@@ -242,39 +321,55 @@ def _compressed_codec(fmt: str) -> Tuple[Optional[str], Optional[str]]:
     return codec, payload
 
 
-def decode_compressed(fmt: str, data: Any) -> DecodedImage:
+def decode_compressed(fmt: str, data: Any,
+                      max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> DecodedImage:
     """
     Decode a sensor_msgs/CompressedImage (``format`` and ``data``) with cv2.imdecode.
 
-    Colour images come back in ``'bgr'`` order (``'rgb'`` only when the format says the
-    payload itself was compressed from rgb), grey ones as ``'mono'`` (uint8, or uint16 for
-    16-bit PNG). An empty format lets OpenCV detect the codec from the data.
+    The size the data declares is read from its header first (see
+    :mod:`accel_ai_ros.image_header`) and refused over ``max_pixels``, so a decompression
+    bomb costs nothing. Colour images are decoded straight to 8-bit BGR (alpha and 16-bit
+    depth are dropped inside the decoder: no second full-size copy); they come back in
+    ``'bgr'`` order (``'rgb'`` only when the format says the payload itself was compressed
+    from rgb). Grey ones come back as ``'mono'`` (uint8, or uint16 for 16-bit PNG). An empty
+    format lets the data's own signature name the codec.
 
-    :raises ImageDecodeError: unsupported format, or data that OpenCV cannot decode.
+    :raises ImageDecodeError: unsupported format, too large, or data that cannot be decoded.
     """
     _, payload = _compressed_codec(fmt)
     buf = _as_bytes(data)
-    image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
-    if image is None:
+    if not buf.size:
         raise ImageDecodeError(
-            f"cannot decode {buf.size} bytes of CompressedImage data (format '{fmt}'); the "
-            'data is empty, truncated or not in the stated codec. Check the publisher, or '
-            'subscribe to the raw image topic instead.')
+            f'CompressedImage data is empty (format {quoted_input(fmt)}); check the publisher.',
+            kind='short_data')
+    header = read_compressed_header(buf.tobytes())
+    check_image_size(header.width, header.height, max_pixels, header.codec.upper())
+    flags = cv2.IMREAD_UNCHANGED if header.channels == 1 else cv2.IMREAD_COLOR
+    with captured_stderr() as library_messages:
+        try:
+            image = cv2.imdecode(buf, flags)
+        except cv2.error:
+            image = None
+    if image is None:
+        said = ' '.join(library_messages.text().split())
+        raise ImageDecodeError(
+            f'cannot decode {buf.size} bytes of {header.codec.upper()} data declaring '
+            f'{header.width}x{header.height} (format {quoted_input(fmt)})'
+            + (f'; the decoder said {quoted_input(said, 200)}' if said else '')
+            + '. The data is truncated or corrupt: check the publisher, or subscribe to the '
+            'raw image topic instead.', kind='decode')
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 2:
         if image.dtype not in (np.uint8, np.uint16):
             image = image.astype(np.uint8)
-        return DecodedImage(image, 'mono')
-    if image.dtype != np.uint8:
-        image = (image.astype(np.uint16) >> 8).astype(np.uint8)  # 16-bit colour -> 8-bit
-    if image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+        return DecodedImage(image, 'mono', library_messages.text().strip())
     order = 'rgb' if payload is not None and payload.startswith('rgb') else 'bgr'
-    return DecodedImage(image, order)
+    return DecodedImage(image, order, library_messages.text().strip())
 
 
-def decode_compressed_msg(msg: Any) -> DecodedImage:
+def decode_compressed_msg(msg: Any,
+                          max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> DecodedImage:
     """
     Decode any object with the ``format`` and ``data`` fields of CompressedImage.
 
@@ -285,8 +380,8 @@ def decode_compressed_msg(msg: Any) -> DecodedImage:
     except AttributeError as err:
         raise ImageDecodeError(
             f'{type(msg).__name__} is not a sensor_msgs/CompressedImage ({err}); use '
-            'decode_image_msg for sensor_msgs/Image.') from err
-    return decode_compressed(fmt, data)
+            'decode_image_msg for sensor_msgs/Image.', kind='encoding') from err
+    return decode_compressed(fmt, data, max_pixels=max_pixels)
 
 
 def encode_image(image: DecodedImage) -> Tuple[str, int, bytes]:

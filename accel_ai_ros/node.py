@@ -59,6 +59,8 @@ from accel_ai_ros.engines.selection import Loader
 from accel_ai_ros.engines.selection import loader_for
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ImageDecodeError
+from accel_ai_ros.errors import one_line
+from accel_ai_ros.errors import quoted_input
 from accel_ai_ros.frame_processor import FrameProcessor
 from accel_ai_ros.frame_processor import ProcessingSettings
 from accel_ai_ros.image_codec import decode_compressed_msg
@@ -375,12 +377,17 @@ class InferenceNode(LifecycleNode):
     def _handle_frame(self, frame: PendingFrame, runner: Runner) -> None:
         msg = frame.message
         start = time.perf_counter()
+        max_pixels = int(self._values['max_image_pixels'])
         if isinstance(msg, CompressedImage):
-            image = decode_compressed_msg(msg)
+            image = decode_compressed_msg(msg, max_pixels)
         else:
             if isinstance(msg, (bytes, bytearray, memoryview)):
                 msg = parse_cdr_image(msg)
-            image = decode_image_msg(msg)
+            image = decode_image_msg(msg, max_pixels)
+        if image.library_messages:
+            self._log_by_kind('decoder_messages', logging.WARNING,
+                              'the image decoder reported a problem but decoded the frame: '
+                              + quoted_input(image.library_messages, 200))
         timings = {'decode': (time.perf_counter() - start) * 1e3}
         processor = self._processor
         assert processor is not None
@@ -408,16 +415,27 @@ class InferenceNode(LifecycleNode):
             self.latency.record(stage, ms)
 
     def _on_frame_error(self, frame: PendingFrame, error: BaseException) -> None:
-        rejected = isinstance(error, ImageDecodeError)
-        key = f'{type(error).__name__}:{error}'
-        if self._throttle.ready(key):
-            more = self._throttle.suppressed(key)
-            suffix = f' ({more} more since the last report)' if more else ''
-            if rejected:
-                self.get_logger().warning(f'frame rejected: {error}{suffix}')
-            else:
-                self.get_logger().error(f'frame failed: {type(error).__name__}: '
-                                        f'{error}{suffix}')
+        if isinstance(error, ImageDecodeError):
+            self._log_by_kind(f'rejected:{error.kind}', logging.WARNING,
+                              f'frame rejected: {error}')
+        else:
+            self._log_by_kind(f'failed:{type(error).__name__}', logging.ERROR,
+                              f'frame failed: {type(error).__name__}: {error}')
+
+    def _log_by_kind(self, kind: str, level: int, text: str) -> None:
+        """Log ``text`` at most once per period per kind, saying how many were held back."""
+        more = self._throttle.poll(kind)
+        if more is None:
+            return
+        line = one_line(text) + (f' ({more} more of this kind since the last report)'
+                                 if more else '')
+        logger = self.get_logger()
+        if level >= logging.ERROR:
+            logger.error(line)
+        elif level >= logging.WARNING:
+            logger.warning(line)
+        else:
+            logger.info(line)
 
     def _on_incompatible_qos(self, event: Any) -> None:
         if self._throttle.ready('incompatible_qos'):

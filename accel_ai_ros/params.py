@@ -32,6 +32,8 @@ from typing import Sequence
 from typing import Tuple
 
 from accel_ai_ros.backends.registry import BACKENDS
+from accel_ai_ros.image_header import DEFAULT_MAX_IMAGE_PIXELS
+from accel_ai_ros.image_header import OPENCV_MAX_PIXELS
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
 BACKEND_CHOICES = ('auto',) + BACKENDS
@@ -141,6 +143,10 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        min_value=1, max_value=100),
     _p('max_frame_age_ms', 0.0, 'Drop (and count) a frame that waited longer than this '
        'before inference starts (0: no limit).', min_value=0.0, max_value=60000.0),
+    _p('max_image_pixels', DEFAULT_MAX_IMAGE_PIXELS, 'Reject (and count) an image of more '
+       "pixels than this, read from a compressed image's header before anything is decoded: "
+       'a decompression bomb costs nothing. The default, 32 Mi pixels, fits 8K UHD.',
+       min_value=1, max_value=OPENCV_MAX_PIXELS),
     _p('no_frame_warning_s', 5.0, 'Warn once when the image topic has publishers but no '
        'frame arrived for this long.', read_only=True, min_value=0.5, max_value=3600.0),
     # -- preprocessing -------------------------------------------------------------------

@@ -85,7 +85,7 @@ def as_u8(data: Any) -> np.ndarray:
 @pytest.mark.parametrize('encoding', sorted(PLAIN))
 def test_plain_encodings_are_views(encoding: str, kind: str, pad: int) -> None:
     wire, order = PLAIN[encoding]
-    step, raw = pack_rows(wire, pad)
+    step, raw = pack_rows(wire, pad * wire.dtype.itemsize)  # 16-bit rows start on even bytes
     data = BUFFER_TYPES[kind](raw)
     image = decode_image(encoding, H, W, step, False, data)
     assert image.order == order
@@ -104,7 +104,7 @@ def test_is_bigendian_ignored_for_8bit() -> None:
     np.testing.assert_array_equal(image.pixels, RGB)
 
 
-@pytest.mark.parametrize('pad', [0, 1, 4])
+@pytest.mark.parametrize('pad', [0, 2, 4])
 def test_mono16_big_endian_is_swapped_to_native(pad: int) -> None:
     step, raw = pack_rows(GRAY16, pad, big_endian=True)
     big = decode_image('mono16', H, W, step, True, raw)
@@ -324,11 +324,13 @@ def test_compressed_jpeg_message(fmt: str) -> None:
     assert diff.mean() < 2.0 and diff.max() <= 12
 
 
-@pytest.mark.parametrize('data', [b'', b'not an image at all', None])
-def test_compressed_garbage(data: Any) -> None:
+@pytest.mark.parametrize('data,match', [
+    (b'', 'is empty'), (b'not an image at all', 'not JPEG, PNG'),
+    (None, 'JPEG header is unreadable')])
+def test_compressed_garbage(data: Any, match: str) -> None:
     if data is None:  # a truncated JPEG
         data = compressed('.jpg', RGB)[:20]
-    with pytest.raises(ImageDecodeError, match='cannot decode'):
+    with pytest.raises(ImageDecodeError, match=match):
         decode_compressed('jpeg', data)
 
 

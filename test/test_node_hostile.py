@@ -1,0 +1,120 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Hostile input against a running node: real rclpy, DDS on loopback, real ONNX Runtime."""
+
+import os
+from pathlib import Path
+import resource
+from typing import Any
+from typing import Dict
+
+import cv2
+from hostile_images import png_bomb
+from models import make_classifier
+import numpy as np
+import pytest
+from rclpy.parameter import Parameter
+from ros_harness import image_msg
+from ros_harness import reliable
+from ros_harness import RosHarness
+from ros_harness import wait_for
+from sensor_msgs.msg import CompressedImage
+from sensor_msgs.msg import Image
+
+pytest.importorskip('vision_msgs.msg', reason='vision_msgs is not built: run scripts/setup.sh')
+
+from accel_ai_ros.node import InferenceNode  # noqa: E402
+
+_counter = [0]
+
+
+def unique_ns() -> str:
+    """Return a namespace no other test in this run uses."""
+    _counter[0] += 1
+    return f'/hostile{os.getpid()}_{_counter[0]}'
+
+
+@pytest.fixture
+def ros():
+    """Yield a private rclpy context spun on a background thread."""
+    harness = RosHarness()
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def engines(tmp_path: Path) -> Dict[str, str]:
+    """Two different real classifiers standing in for the fp32 and fp16 engines."""
+    return {'fp32': str(make_classifier(tmp_path / 'a.onnx', seed=0)),
+            'fp16': str(make_classifier(tmp_path / 'b.onnx', seed=1))}
+
+
+def start_node(ros: RosHarness, engines: Dict[str, str], **extra: Any) -> InferenceNode:
+    """Create and add an inference node for the test classifiers in a fresh namespace."""
+    params = {'engines.fp32': engines['fp32'], 'engines.fp16': engines['fp16'],
+              'resize_mode': 'stretch', 'task': 'classification', 'top_k': 3}
+    params.update(extra)
+    overrides = [Parameter(k, value=v) for k, v in params.items()]
+    return ros.add(InferenceNode(namespace=unique_ns(), context=ros.context,
+                                 parameter_overrides=overrides))
+
+
+def jpeg_msg(seed: int = 0) -> CompressedImage:
+    """Return a small valid JPEG CompressedImage."""
+    pixels = np.random.default_rng(seed).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    ok, data = cv2.imencode('.jpg', pixels)
+    assert ok
+    return CompressedImage(format='jpeg', data=data.tobytes())
+
+
+def peak_rss_mb() -> float:
+    """Return this process's peak resident memory in MB (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def test_a_decompression_bomb_is_rejected_within_the_memory_goal(ros, engines, capfd):
+    node = start_node(ros, engines, input_transport='compressed')
+    pub = ros.node('bomber').create_publisher(
+        CompressedImage, f'{node.get_namespace()}/image/compressed', reliable(10))
+    assert wait_for(lambda: pub.get_subscription_count() > 0)
+    for seed in range(3):
+        pub.publish(jpeg_msg(seed))
+        assert wait_for(lambda: node.counters.get('processed') == seed + 1)
+    bomb = CompressedImage(format='png', data=png_bomb(30000, 30000))  # 900 megapixels
+    peak_before = peak_rss_mb()
+    pub.publish(bomb)
+    assert wait_for(lambda: node.counters.get('rejected') == 1, timeout=20.0)
+    pub.publish(jpeg_msg(9))
+    assert wait_for(lambda: node.counters.get('processed') == 4)
+    grown = peak_rss_mb() - peak_before
+    assert grown < 100.0, f'peak resident memory grew {grown:.0f} MB'
+    counts = node.counters.snapshot()
+    assert counts['failed'] == 0 and node.counters.unaccounted() == 0, counts
+    lines = [line for line in capfd.readouterr().err.splitlines() if 'frame rejected' in line]
+    assert len(lines) == 1, lines
+    assert '30000x30000' in lines[0] and 'max_image_pixels' in lines[0]
+
+
+def test_raw_images_over_the_limit_are_rejected(ros, engines):
+    node = start_node(ros, engines, max_image_pixels=48 * 64 - 1)
+    pub = ros.node('raw_pub').create_publisher(
+        Image, f'{node.get_namespace()}/image', reliable(10))
+    assert wait_for(lambda: pub.get_subscription_count() > 0)
+    pixels = np.zeros((48, 64, 3), np.uint8)
+    pub.publish(image_msg(pixels, 'rgb8'))
+    assert wait_for(lambda: node.counters.get('rejected') == 1)
+    node.set_parameters([Parameter('max_image_pixels', value=48 * 64)])
+    pub.publish(image_msg(pixels, 'rgb8'))
+    assert wait_for(lambda: node.counters.get('processed') == 1)
