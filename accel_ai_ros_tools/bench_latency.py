@@ -69,7 +69,6 @@ DISTINCT_FRAMES = 8
 MATCH_TIMEOUT_S = 30.0
 SETTLE_S = 1.0
 _PROTOCOL = '@@ '
-_REPO = Path(__file__).resolve().parents[1]
 
 
 def parse_sizes(text: str) -> List[Tuple[int, int]]:
@@ -199,8 +198,8 @@ class _ChildPublisher:
 
     def __init__(self, topic: str, width: int, height: int, seed: int) -> None:
         env = dict(os.environ)
-        env['PYTHONPATH'] = os.pathsep.join(
-            p for p in (str(_REPO), env.get('PYTHONPATH', '')) if p)
+        # The child imports the modules this process imports, from the same places.
+        env['PYTHONPATH'] = os.pathsep.join(p for p in sys.path if p)
         self._proc = subprocess.Popen(
             [sys.executable, '-m', 'accel_ai_ros_tools.bench_latency', '--topic', topic,
              '--width', str(width), '--height', str(height), '--seed', str(seed)],
@@ -524,11 +523,6 @@ def choose_models(args: argparse.Namespace) -> Tuple[Path, Optional[Path], str]:
     if args.params_file:
         model_dir = Path(args.model_dir).resolve() if args.model_dir else None
         return Path(args.params_file).resolve(), model_dir, Path(args.params_file).stem
-    face = _REPO.parent / 'shared' / 'models' / 'face-detector-slim-320'
-    config = find_config('face_detector.yaml')
-    if not args.model_dir and config is not None \
-            and (face / 'version-slim-320.onnx').is_file():
-        return config, face, 'face detector (version-slim-320)'
     model_dir = Path(args.model_dir or 'models/demo').resolve()
     config = find_config('demo.yaml')
     if config is None:
@@ -625,9 +619,8 @@ def machine() -> Dict[str, Any]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the latency benchmark's options to ``parser``."""
     parser.add_argument('--params-file', default='',
-                        help='node parameters (default: config/face_detector.yaml with '
-                             '../shared/models/face-detector-slim-320 when present, else '
-                             'config/demo.yaml with models/demo)')
+                        help='node parameters (default: config/demo.yaml with the demo '
+                             'models in --model-dir, built there when missing)')
     parser.add_argument('--model-dir', default='', help='folder the engines are in')
     parser.add_argument('--precision', default='', help='precision to run (default: the file)')
     parser.add_argument('--sizes', default='640x480,1920x1080',

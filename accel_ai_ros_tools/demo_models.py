@@ -23,11 +23,10 @@ the scikit-learn wheel. The graph is written with ``onnx.helper``::
 
 ``manifest.json`` records the preprocessing the model expects (mono, centre crop to a
 square, resize to 8x8, pixel * 16/255) and the accuracy of each precision variant, measured
-with ONNX Runtime on a held-out split that :func:`held_out_digits` reproduces.
+with ONNX Runtime on the held-out split of :mod:`accel_ai_ros_tools.digits`.
 """
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -39,7 +38,6 @@ from typing import Iterator
 from typing import List
 from typing import Optional
 from typing import Sequence
-from typing import Tuple
 import warnings
 
 import numpy as np
@@ -48,13 +46,14 @@ from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.fileio import atomic_output
 from accel_ai_ros.fileio import atomic_write
+from accel_ai_ros_tools.digits import IMAGE_SIZE
+from accel_ai_ros_tools.digits import NUM_CLASSES
+from accel_ai_ros_tools.digits import split
+from accel_ai_ros_tools.digits import TEST_FRACTION
 
 INPUT_NAME = 'image'
 OUTPUT_NAME = 'probabilities'
 OPSET = 17
-IMAGE_SIZE = 8
-NUM_CLASSES = 10
-TEST_FRACTION = 0.25
 HIDDEN_UNITS = 96
 CALIBRATION_IMAGES = 256
 VARIANTS = ('fp32', 'fp16', 'int8')
@@ -72,51 +71,6 @@ def model_file(variant: str) -> str:
 def output_files() -> List[str]:
     """Return every file name :func:`build_demo_models` writes, the manifest last."""
     return [model_file(v) for v in VARIANTS] + [LABELS_FILE, MANIFEST_FILE]
-
-
-def _digits_csv() -> Path:
-    """Return the digits CSV that ships inside the scikit-learn wheel (without importing it)."""
-    spec = importlib.util.find_spec('sklearn')
-    if spec is None or spec.origin is None:
-        raise BackendUnavailableError(f'scikit-learn is not installed; {_INSTALL_HINT}')
-    path = Path(spec.origin).parent / 'datasets' / 'data' / 'digits.csv.gz'
-    if not path.is_file():
-        raise BackendUnavailableError(f'{path} is missing from this scikit-learn install; '
-                                      f'reinstall it with: pip install --force-reinstall '
-                                      f'scikit-learn')
-    return path
-
-
-def _split(seed: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return ``x_train, x_test, y_train, y_test``; images float32 (N, 8, 8) in 0..16.
-
-    The split is stratified: ``TEST_FRACTION`` of every class, chosen by a NumPy
-    ``default_rng(seed)`` permutation, so it is the same on every machine.
-    """
-    table = np.loadtxt(_digits_csv(), delimiter=',', dtype=np.float32)
-    images = table[:, :-1].reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
-    labels = table[:, -1].astype(np.int64)
-    rng = np.random.default_rng(seed)
-    test: List[np.ndarray] = []
-    for digit in range(NUM_CLASSES):
-        members = rng.permutation(np.flatnonzero(labels == digit))
-        test.append(members[:int(round(len(members) * TEST_FRACTION))])
-    is_test = np.zeros(len(labels), dtype=bool)
-    is_test[np.concatenate(test)] = True
-    train_idx = rng.permutation(np.flatnonzero(~is_test))
-    test_idx = np.flatnonzero(is_test)
-    return images[train_idx], images[test_idx], labels[train_idx], labels[test_idx]
-
-
-def held_out_digits(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-    """Return the held-out images as uint8 (N, 8, 8) in 0..255 and their int64 labels.
-
-    The split is the one :func:`build_demo_models` holds out for the same ``seed``; the
-    dataset's 0..16 values are scaled by 255/16, so ink stays bright on a dark background.
-    """
-    _, x_test, _, y_test = _split(seed)
-    pixels = np.clip(np.rint(x_test * (255.0 / 16.0)), 0, 255).astype(np.uint8)
-    return pixels, y_test
 
 
 def _train(x_train: np.ndarray, y_train: np.ndarray, seed: int) -> Any:
@@ -255,7 +209,7 @@ def build_demo_models(output_dir: Path, seed: int = 0, force: bool = False) -> D
             return dict(json.load(f))
     import onnx
     output_dir.mkdir(parents=True, exist_ok=True)
-    x_train, x_test, y_train, y_test = _split(seed)
+    x_train, x_test, y_train, y_test = split(seed)
     mlp = _train(x_train, y_train, seed)
     fp32 = _fp32_graph(mlp)
     _write_bytes(output_dir, model_file('fp32'), fp32.SerializeToString())

@@ -54,6 +54,7 @@ from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.fileio import sha256_file
 from accel_ai_ros_tools import demo_models
+from accel_ai_ros_tools import digits
 from accel_ai_ros_tools.variants import pruning
 
 ARCHITECTURES = ('cnn', 'dwsep')
@@ -104,7 +105,7 @@ def build_model(architecture: str, widths: Sequence[int] = WIDTHS) -> Any:
     # No global pool: it would throw away where the strokes are (it costs 4 points here).
     return nn.Sequential(OrderedDict(body + [
         ('pool2', nn.MaxPool2d(2)), ('flatten', nn.Flatten()),
-        ('fc', nn.Linear(c * _HEAD_POSITIONS, demo_models.NUM_CLASSES))]))
+        ('fc', nn.Linear(c * _HEAD_POSITIONS, digits.NUM_CLASSES))]))
 
 
 def count_macs(model: Any) -> int:
@@ -123,7 +124,7 @@ def count_macs(model: Any) -> int:
                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     try:
         with torch.no_grad():
-            model(torch.zeros(1, 1, demo_models.IMAGE_SIZE, demo_models.IMAGE_SIZE))
+            model(torch.zeros(1, 1, digits.IMAGE_SIZE, digits.IMAGE_SIZE))
     finally:
         for handle in handles:
             handle.remove()
@@ -254,7 +255,7 @@ def export_onnx(model: Any, out_path: Path) -> Any:
         exported.conv1.weight.div_(16.0)  # the model was trained on pixels / 16
     wrapper = torch.nn.Sequential(exported, torch.nn.Softmax(dim=1)).eval()
     buffer = io.BytesIO()
-    dummy = torch.zeros(1, 1, demo_models.IMAGE_SIZE, demo_models.IMAGE_SIZE)
+    dummy = torch.zeros(1, 1, digits.IMAGE_SIZE, digits.IMAGE_SIZE)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the legacy exporter's deprecation notices
         torch.onnx.export(wrapper, (dummy,), buffer, input_names=[demo_models.INPUT_NAME],
@@ -280,7 +281,7 @@ def build_variants(output_dir: Path, seed: int = 0, epochs: int = 20,
     torch = _torch()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    x_train, x_test, y_train, y_test = demo_models._split(seed)
+    x_train, x_test, y_train, y_test = digits.split(seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -331,7 +332,7 @@ def build_variants(output_dir: Path, seed: int = 0, epochs: int = 20,
         'format': 1,
         'source': {'dataset': 'scikit-learn digits (load_digits)', 'trainer': __name__,
                    'torch': str(torch.__version__), 'seed': seed, 'epochs': epochs,
-                   'split': {'seed': seed, 'test_fraction': demo_models.TEST_FRACTION,
+                   'split': {'seed': seed, 'test_fraction': digits.TEST_FRACTION,
                              'stratified': True, 'train_size': int(len(y_train)),
                              'held_out_size': int(len(y_test))}},
         'preprocessing': demo_models._preprocessing(), 'task': 'classification',

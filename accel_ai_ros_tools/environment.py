@@ -15,29 +15,40 @@
 """What the tools need from their surroundings: the shipped config files and a loopback DDS.
 
 Shared by the demo and the benchmarks, so that a tool started without the README's scripts
-still finds ``config/`` and keeps every DDS packet on this machine.
+still finds the installed ``config/`` and keeps every DDS packet on this machine.
 """
 
 import os
 from pathlib import Path
+import sys
 from typing import Dict
 from typing import Optional
 
 PROFILE_NAME = 'fastdds_localhost.xml'
-_SOURCE_CONFIG = Path(__file__).resolve().parents[1] / 'config'
+PACKAGE = 'accel_ai_ros'
+
+
+def share_directory() -> Optional[Path]:
+    """Return accel_ai_ros's share folder (config/, launch/), or None when it is not installed.
+
+    The ament index finds it on a robot (colcon install) and in the virtual environment
+    (scripts/env.sh sets AMENT_PREFIX_PATH); a plain ``pip install`` puts it under
+    ``sys.prefix/share``.
+    """
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return Path(get_package_share_directory(PACKAGE))
+    except (ImportError, LookupError, ValueError, OSError):  # OSError: no AMENT_PREFIX_PATH
+        pass
+    path = Path(sys.prefix) / 'share' / PACKAGE
+    return path if path.is_dir() else None
 
 
 def find_config(name: str) -> Optional[Path]:
-    """Return config/<name> from the installed share folder, else the source tree, else None."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        path = Path(get_package_share_directory('accel_ai_ros')) / 'config' / name
-        if path.is_file():
-            return path
-    except (ImportError, LookupError, ValueError, OSError):  # OSError: no AMENT_PREFIX_PATH
-        pass
-    path = _SOURCE_CONFIG / name
-    return path if path.is_file() else None
+    """Return the installed config/<name>, or None when it is not installed."""
+    share = share_directory()
+    path = share / 'config' / name if share is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 def configure_dds_environment() -> Dict[str, str]:

@@ -77,7 +77,7 @@ class DigitsSource(FrameSource):
     def __init__(self, width: int, height: int, seed: int = 0) -> None:
         """Load the held-out split of ``seed`` (the one ``make_demo_models`` holds out)."""
         super().__init__(width, height)
-        from accel_ai_ros_tools.demo_models import held_out_digits
+        from accel_ai_ros_tools.digits import held_out_digits
         self.images, labels = held_out_digits(seed)
         self.labels = [int(v) for v in labels]
 

@@ -26,11 +26,11 @@ pytest.importorskip('onnxconverter_common')
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
 
-from accel_ai_ros_tools import demo_models  # noqa: E402
-from accel_ai_ros_tools.demo_models import held_out_digits  # noqa: E402
+from accel_ai_ros_tools import digits  # noqa: E402
 from accel_ai_ros_tools.demo_models import main  # noqa: E402
 from accel_ai_ros_tools.demo_models import model_file  # noqa: E402
 from accel_ai_ros_tools.demo_models import output_files  # noqa: E402
+from accel_ai_ros_tools.digits import held_out_digits  # noqa: E402
 
 # Measured with seed 0: FP32 0.9733 held out, FP16 agrees 100 %, INT8 agrees 99.8 %.
 MIN_FP32_ACCURACY = 0.94
@@ -108,7 +108,7 @@ def test_held_out_split_is_deterministic_and_disjoint() -> None:
     b_img, b_lab = held_out_digits(0)
     np.testing.assert_array_equal(a_img, b_img)
     np.testing.assert_array_equal(a_lab, b_lab)
-    x_train, x_test, _, _ = demo_models._split(0)
+    x_train, x_test, _, _ = digits.split(0)
     assert len(x_train) + len(x_test) == 1797
     train_rows = {row.tobytes() for row in x_train.reshape(len(x_train), -1)}
     test_rows = [row.tobytes() for row in x_test.reshape(len(x_test), -1)]

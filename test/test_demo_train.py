@@ -32,6 +32,7 @@ import pytest
 
 from accel_ai_ros_tools import demo_models
 from accel_ai_ros_tools import demo_train  # imports torch only when training starts
+from accel_ai_ros_tools import digits
 from accel_ai_ros_tools.variants import pruning
 
 pytest.importorskip('torch')
@@ -69,7 +70,7 @@ def test_manifest_lists_every_file_with_its_hash(built: Dict[str, Any]) -> None:
 
 
 def test_accuracy_is_measured_and_bounded(built: Dict[str, Any]) -> None:
-    _, x_test, _, y_test = demo_models._split(0)
+    _, x_test, _, y_test = digits.split(0)
     for name, entry in built['by_name'].items():
         scores = demo_models.predict(built['dir'] / entry['path'], x_test)
         assert scores.shape == (len(y_test), 10)

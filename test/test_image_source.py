@@ -61,7 +61,7 @@ def _centre_crop_8x8(frame: np.ndarray) -> np.ndarray:
 def test_digits_frames_have_size_and_give_the_digit_back(size: Tuple[int, int]) -> None:
     """Digits frames are HxWx3 BGR and the centre crop recovers the 8x8 digit."""
     pytest.importorskip('sklearn')
-    from accel_ai_ros_tools.demo_models import held_out_digits
+    from accel_ai_ros_tools.digits import held_out_digits
     source = DigitsSource(*size, seed=0)
     images, labels = held_out_digits(0)
     frames = list(islice(iter(source), 5))
@@ -201,7 +201,7 @@ def _pixels(msg: Image) -> np.ndarray:
 def test_node_publishes_digits_with_labels(context: Context) -> None:
     """Digits frames arrive with size, encoding, frame_id, and label_for gives their label."""
     pytest.importorskip('sklearn')
-    from accel_ai_ros_tools.demo_models import held_out_digits
+    from accel_ai_ros_tools.digits import held_out_digits
     images, labels = held_out_digits(0)
     index = {img.tobytes(): int(lab) for img, lab in zip(images, labels)}
     node = ImageSource(context=context, parameter_overrides=_params(

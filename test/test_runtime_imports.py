@@ -66,3 +66,18 @@ def test_importing_the_node_loads_no_tool_module() -> None:
     assert 'accel_ai_ros.node' in modules
     tools = [m for m in modules if m == TOOLS or m.startswith(TOOLS + '.')]
     assert not tools, f'importing the node loaded tool modules: {tools}'
+
+
+def test_tools_find_shipped_files_in_the_share_folder() -> None:
+    # Installed config comes from the package's share folder (the ament index, or
+    # sys.prefix/share after pip), never from a path relative to the source tree.
+    from accel_ai_ros_tools.environment import find_config
+    from accel_ai_ros_tools.environment import share_directory
+    share = share_directory()
+    if share is None:
+        pytest.skip('accel_ai_ros is not installed (bash scripts/setup.sh installs it)')
+    assert find_config('demo.yaml') == share / 'config' / 'demo.yaml'
+    assert find_config('no_such_file.yaml') is None
+    sources = [path for package in (RUNTIME, REPO / TOOLS) for path in package.rglob('*.py')
+               if '__file__).resolve().parents' in path.read_text(encoding='utf-8')]
+    assert not sources, f'files found relative to the source tree in {sources}'

@@ -14,7 +14,7 @@
 
 """Evaluation data sets for the trade-off benchmark; each sample is a DecodedImage + truth.
 
-- ``digits``: the demo's held-out split (:func:`~accel_ai_ros_tools.demo_models.held_out_digits`),
+- ``digits``: the demo's held-out split (:func:`~accel_ai_ros_tools.digits.held_out_digits`),
   mono 8x8 images with their digit labels: the same images the demo manifest scores.
 - ``skimage``: photos that ship with scikit-image (no labels) plus mosaics of its LFW face
   crops, for agreement runs of detectors.
@@ -109,7 +109,7 @@ def _images_in(folder: Path) -> List[Path]:
 
 def digits_dataset(seed: int = 0) -> Dataset:
     """Return the demo's held-out digits (mono 8x8, labelled 0..9)."""
-    from accel_ai_ros_tools.demo_models import held_out_digits
+    from accel_ai_ros_tools.digits import held_out_digits
     pixels, labels = held_out_digits(seed)
     samples = [Sample(f'digit_{i:04d}', DecodedImage(np.ascontiguousarray(p), 'mono'),
                       label=int(y)) for i, (p, y) in enumerate(zip(pixels, labels))]
