@@ -290,11 +290,13 @@ class InferenceNode(LifecycleNode):
             self._processor.spec_for(runner)
             if self._values['prebuild_engines']:
                 self._prebuild(precision)
-        except AccelAiError as exc:
+        except Exception as exc:  # noqa: B902 - a failed activation always says why
             self._free_warm()
             if runner is not None:
                 runner.deactivate()
-            self._last_error = f'loading {precision} failed: {exc}'
+            why = str(exc) if isinstance(exc, AccelAiError) else \
+                f'{type(exc).__name__}: {exc} (unexpected: please report it)'
+            self._last_error = f'loading {precision} failed: {why}'
             self.get_logger().error(f'activate failed: {self._last_error}')
             return TransitionCallbackReturn.FAILURE
         self._serving_precision = self._requested_precision = precision

@@ -49,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--device', type=int, default=0, help='CUDA device index (0)')
     parser.add_argument('--torch', action='store_true',
                         help='also time the torch backend on a YOLOv8n-shaped network')
+    parser.add_argument('--save-model', default='', metavar='DIR',
+                        help='with --torch: keep the network in DIR as .pt2 and .onnx, with a '
+                             'node parameter file (yolov8n_shaped.yaml) for accel-ai-bench '
+                             'latency')
 
 
 def _stats(samples: List[float]) -> str:
@@ -218,21 +222,69 @@ def yolov8n_shaped(torch: Any) -> Any:
     return YoloV8nShaped().eval()
 
 
+#: The node's parameters for the network :func:`save_yolov8n_shaped` writes.
+NODE_PARAMS = """# The YOLOv8n-shaped network (random weights) that
+# accel-ai-bench gpu-preprocess --torch --save-model writes; the same .pt2 serves fp32 and
+# fp16 (the torch backend casts the weights).
+/**:
+  ros__parameters:
+    precision: fp16
+    engines:
+      fp32: yolov8n_shaped.pt2
+      fp16: yolov8n_shaped.pt2
+    task: detection
+    detection_layout: yolov8
+    resize_mode: letterbox
+    channel_order: rgb
+    score_threshold: 0.5
+    max_frame_age_ms: 0.0
+"""
+
+
+def save_yolov8n_shaped(torch: Any, folder: Path, side: int = 640, onnx: bool = True,
+                        seed: int = 0) -> Path:
+    """Write the YOLOv8n-shaped network to ``folder``; return the .pt2 path.
+
+    ``yolov8n_shaped.pt2`` is a float32 ``torch.export`` program of input 1x3xSxS;
+    ``yolov8n_shaped.onnx`` (when ``onnx``) the same weights for ONNX Runtime, the CPU path;
+    ``yolov8n_shaped.yaml`` the node's parameters. Weights come from ``seed``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    model = yolov8n_shaped(torch)
+    with torch.no_grad():
+        for head in model.cls:  # most anchors are background, as in a trained detector
+            head[-1].bias.fill_(-4.0)
+    example = (torch.zeros(1, 3, side, side),)
+    path = folder / 'yolov8n_shaped.pt2'
+    torch.export.save(torch.export.export(model, example), str(path))
+    if onnx:
+        target = str(folder / 'yolov8n_shaped.onnx')
+        try:  # the TorchScript exporter: one self-contained file
+            torch.onnx.export(model, example, target, input_names=['images'],
+                              output_names=['output0'], dynamo=False, opset_version=17)
+        except Exception:  # noqa: B902 - newer PyTorch: the dynamo exporter only
+            torch.onnx.export(model, example, target, input_names=['images'],
+                              output_names=['output0'], dynamo=True, external_data=False)
+    (folder / 'yolov8n_shaped.yaml').write_text(NODE_PARAMS, encoding='utf-8')
+    return path
+
+
 def bench_torch(args: argparse.Namespace, frame: np.ndarray) -> None:
     """Print eager against CUDA-graph forward times and the frame-to-host chain (FP16)."""
     import torch
 
     from accel_ai_ros.backends.torch.runner import TorchRunner
-    model = yolov8n_shaped(torch)
-    params = sum(p.numel() for p in model.parameters())
     side = args.size
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / 'yolov8n_shaped.pt2'
-        program = torch.export.export(model, (torch.zeros(1, 3, side, side),))
-        torch.export.save(program, str(path))
+        folder = Path(args.save_model) if args.save_model else Path(tmp)
+        path = save_yolov8n_shaped(torch, folder, side, onnx=bool(args.save_model))
+        program = torch.export.load(str(path))
+        params = sum(p.numel() for p in program.module().parameters())
         print(f'torch {torch.__version__} on {torch.cuda.get_device_name(args.device)}: '
               f'YOLOv8n-shaped network, {params / 1e6:.2f}M parameters, 1x3x{side}x{side} '
-              f'-> {tuple(program.module()(torch.zeros(1, 3, side, side))["output0"].shape)}')
+              f'-> {tuple(program.module()(torch.zeros(1, 3, side, side))["output0"].shape)}'
+              + (f'; saved in {folder}' if args.save_model else ''))
         device = f'cuda:{args.device}'
         spec = PreprocessSpec(side, side, resize_mode='letterbox')
         image = DecodedImage(frame, 'bgr')

@@ -159,9 +159,9 @@ class FramePublisher:
         return self.publisher.get_subscription_count() > 0
 
     def publish(self, count: int, rate_hz: float) -> int:
-        """Publish ``count`` frames at ``rate_hz``; return how many went out."""
+        """Publish ``count`` frames at ``rate_hz`` (0: back to back); return how many."""
         clock = self._node.get_clock()
-        period = 1.0 / rate_hz
+        period = 1.0 / rate_hz if rate_hz > 0 else 0.0
         due = time.monotonic()
         for index in range(count):
             delay = due - time.monotonic()
@@ -248,7 +248,7 @@ class _ChildPublisher:
 
     def publish(self, count: int, rate_hz: float) -> int:
         self._send(f'publish {count} {rate_hz}')
-        return int(self._expect('published', 30.0 + 2.0 * count / rate_hz)[0])
+        return int(self._expect('published', 30.0 + 2.0 * count / max(rate_hz, 30.0))[0])
 
     def close(self) -> None:
         if self._proc.poll() is None:
@@ -308,15 +308,10 @@ def node_values(node: Any) -> Dict[str, Any]:
 
 def load_runner(values: Dict[str, Any]) -> Tuple[Any, ProcessingSettings]:
     """Load the runner and settings the node uses, from its parameter values."""
-    from accel_ai_ros.backends.registry import runner_options
-    from accel_ai_ros.engines.loaders import RunnerFromFile
+    from accel_ai_ros.engines.selection import loader_for
     from accel_ai_ros.params import resolve_path
     model_dir = str(values['model_dir'])
-    precision = str(values['precision'])
-    loader = RunnerFromFile(
-        str(resolve_path(str(values[f'engines.{precision}']), model_dir)),
-        backend=str(values['backend']))
-    loader.options.update(runner_options(loader.resolved_backend(), values))
+    loader = loader_for(values, str(values['precision']))
     labels_file = str(values['labels_file'])
     settings = ProcessingSettings.from_params(values).with_labels_file(
         str(resolve_path(labels_file, model_dir)) if labels_file else '')
@@ -349,7 +344,7 @@ def measure_bare(values: Dict[str, Any], frames: Sequence[np.ndarray], repeats: 
         for index in range(warmup):
             process(index)
         times: Dict[str, List[float]] = {'processing': [], 'inference': []}
-        period = 1.0 / rate_hz
+        period = 1.0 / rate_hz if rate_hz > 0 else 0.0
         due = time.monotonic()
         for tick in range(2 * repeats):
             delay = due - time.monotonic()
@@ -409,6 +404,7 @@ class SizeResult:
     bare: Dict[str, Any] = field(default_factory=dict)
     copy: Dict[str, Dict[str, float]] = field(default_factory=dict)
     load_average: List[float] = field(default_factory=list)
+    duration_s: float = math.nan
 
     def overhead(self) -> Dict[str, Dict[str, float]]:
         """Return end-to-end minus bare (p50, ms) and end-to-end / bare, per pair."""
@@ -427,21 +423,36 @@ class SizeResult:
                 'rate_hz': self.rate_hz, 'published': self.published,
                 'counters': self.counters, 'node': self.node, 'bare': self.bare,
                 'overhead': self.overhead(), 'copy': self.copy,
-                'load_average': self.load_average}
+                'load_average': self.load_average, 'duration_s': self.duration_s,
+                'processed_per_s': self.processed_per_s}
+
+    @property
+    def processed_per_s(self) -> float:
+        """Return processed frames per second, from the first publish to the last result."""
+        done = self.counters.get('processed', 0)
+        return done / self.duration_s if self.duration_s > 0 else math.nan
 
 
-def _wait_settled(counters: Any, expected: int, timeout: float) -> None:
-    """Wait until ``expected`` frames arrived (or arrivals stop) and none is in flight."""
+def _wait_settled(counters: Any, expected: int, timeout: float) -> float:
+    """Wait until ``expected`` frames arrived (or arrivals stop) and none is in flight.
+
+    Return the monotonic time at which the last frame finished (seen to within 1 ms).
+    """
     end = time.monotonic() + timeout
     last, last_change = -1, time.monotonic()
+    finished, last_finished = counters.get('received') - counters.unaccounted(), time.monotonic()
     while time.monotonic() < end:
         received = counters.get('received')
         if received != last:
             last, last_change = received, time.monotonic()
+        done = received - counters.unaccounted()
+        if done != finished:
+            finished, last_finished = done, time.monotonic()
         idle = counters.unaccounted() == 0
         if idle and (received >= expected or time.monotonic() - last_change > SETTLE_S):
-            return
-        time.sleep(0.01)
+            return last_finished
+        time.sleep(0.001)
+    return last_finished
 
 
 def run_node(width: int, height: int, frames: Sequence[np.ndarray], ros_args: List[str],
@@ -488,8 +499,10 @@ def run_node(width: int, height: int, frames: Sequence[np.ndarray], ros_args: Li
                 f'FASTDDS_DEFAULT_PROFILES_FILE=<share>/accel_ai_ros/config/{PROFILE_NAME}')
         node.latency.reset()
         before = node.counters.snapshot()
+        started = time.monotonic()
         result.published = publisher.publish(args.frames, args.rate)
-        _wait_settled(node.counters, before['received'] + args.frames, 10.0)
+        result.duration_s = _wait_settled(
+            node.counters, before['received'] + args.frames, 10.0) - started
         after = node.counters.snapshot()
         result.counters = {k: after[k] - before.get(k, 0) for k in after}
         for stage in STAGES + ('receipt_to_publish', 'stamp_to_publish'):
@@ -546,12 +559,16 @@ def report(result: SizeResult) -> str:
     lost = result.published - c.get('received', 0)
     lines = [
         f'{result.width}x{result.height} bgr8 ({result.width * result.height * 3:,} bytes a '
-        f'frame), publisher in {result.mode}, {result.rate_hz:g} Hz, load average '
+        f'frame), publisher in {result.mode}, '
+        f'{f"{result.rate_hz:g} Hz" if result.rate_hz > 0 else "back to back"}, load average '
         f'{" ".join(str(v) for v in result.load_average)}',
         f'  frames: published {result.published}, received {c.get("received", 0)}, '
         f'processed {c.get("processed", 0)}, dropped {dropped} (overtaken '
         f'{c.get("dropped_overtaken", 0)}, stale {c.get("dropped_stale", 0)}), rejected '
-        f'{c.get("rejected", 0)}, failed {c.get("failed", 0)}, lost in transport {lost}',
+        f'{c.get("rejected", 0)}, failed {c.get("failed", 0)}, lost in transport {lost}, '
+        f'unaccounted {c.get("received", 0) - sum(v for k, v in c.items() if k != "received")}',
+        f'  throughput: {c.get("processed", 0)} processed in {_fmt(result.duration_s)} s = '
+        f'{_fmt(result.processed_per_s)} frames/s (first publish to last result)',
         f'  {"":34s}{"p50 ms":>9s}{"p99 ms":>9s}',
     ]
     rows = [('bare inference, back to back', result.bare['inference_back_to_back']),
@@ -628,17 +645,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frames', type=int, default=300, help='measured frames per size')
     parser.add_argument('--warmup', type=int, default=20,
                         help='frames published (and discarded) before measuring')
-    parser.add_argument('--rate', type=float, default=30.0, help='frames per second')
+    parser.add_argument('--rate', type=float, default=30.0,
+                        help='frames per second (0: as fast as the publisher goes)')
     parser.add_argument('--same-process', action='store_true',
                         help='publish from this process instead of another one')
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic frames')
     parser.add_argument('--json', default='', metavar='FILE', help='also write the results')
+    parser.add_argument('--switch-interval-ms', type=float, default=0.0,
+                        help="this process's GIL switch interval (sys.setswitchinterval; "
+                             "0: leave Python's)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Measure every frame size; print the report and the table; 0 when frames arrived."""
-    if args.frames < 1 or args.warmup < 1 or not args.rate > 0:
-        raise AccelAiError('--frames and --warmup must be at least 1 and --rate positive')
+    if args.frames < 1 or args.warmup < 1 or not args.rate >= 0:
+        raise AccelAiError('--frames and --warmup must be at least 1 and --rate at least 0')
+    if args.switch_interval_ms > 0:
+        sys.setswitchinterval(args.switch_interval_ms / 1e3)
     env = configure_dds_environment()
     sizes = parse_sizes(args.sizes)
     params_file, model_dir, model_name = choose_models(args)
@@ -650,8 +673,10 @@ def run(args: argparse.Namespace) -> int:
         ros_args += ['-p', f'precision:={args.precision}']
     host = machine()
     mode = 'this process' if args.same_process else 'another process'
+    pace = f'at {args.rate:g} Hz' if args.rate > 0 else 'back to back'
     print(f'accel-ai-bench latency: {model_name}, publisher in {mode}, {args.frames} frames '
-          f'at {args.rate:g} Hz per size (+{args.warmup} warm-up)', flush=True)
+          f'{pace} per size (+{args.warmup} warm-up), GIL switch interval '
+          f'{sys.getswitchinterval() * 1e3:g} ms', flush=True)
     print(f'machine: {host["system"]}, {host["cpus"]} CPUs, Python {host["python"]}, load '
           f'average {" ".join(str(v) for v in host["load_average"])}; params {params_file}',
           flush=True)

@@ -85,3 +85,13 @@ def test_plain_tensorrt_engine_without_source_loads_directly(tmp_path):
 def test_unconfigured_precision_is_refused_with_the_parameter_to_set(tmp_path):
     with pytest.raises(ParameterError, match='engines.fp16'):
         backend_for(values(tmp_path), 'fp16')
+
+
+@pytest.mark.parametrize('precision,dtype', [('fp16', 'fp16'), ('fp32', 'fp32'),
+                                             ('int8', 'fp32')])
+def test_torch_model_gets_the_precision_and_the_gpu_device(tmp_path, precision, dtype):
+    v = values(tmp_path, **{f'engines.{precision}': 'm.pt2', 'gpu_device': 1})
+    loader = loader_for(v, precision)
+    assert isinstance(loader, RunnerFromFile)
+    assert loader.resolved_backend() == 'torch'
+    assert loader.options == {'precision': dtype, 'gpu_device': 1}

@@ -36,6 +36,8 @@ from typing import Union
 
 import numpy as np
 
+from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
@@ -43,6 +45,11 @@ from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.transform import ImageTransform
 
 Dim = Union[int, str, None]
+
+
+def _one_line(error: BaseException) -> str:
+    """Return an exception as 'Type: message' on one line."""
+    return f'{type(error).__name__}: {" ".join(str(error).split())}'.rstrip(': ')
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,15 @@ class Runner(abc.ABC):
     def activate(self) -> None:
         """Create sessions, contexts and buffers. Calling it twice is harmless."""
         if not self.is_active:
-            self._activate()
+            try:
+                self._activate()
+            except AccelAiError:
+                raise
+            except Exception as error:  # noqa: B902 - every backend error gets one family
+                raise EngineError(
+                    f'the {self.backend_name} backend could not activate {self.name!r}: '
+                    f'{_one_line(error)}; check the engine file, the device and the '
+                    f'{self.backend_name} installation') from error
             self.is_active = True
 
     def deactivate(self) -> None:
@@ -155,7 +170,14 @@ class Runner(abc.ABC):
             if problem:
                 raise InferenceError(problem)
         start = time.perf_counter()
-        outputs = self._infer(feed)
+        try:
+            outputs = self._infer(feed)
+        except AccelAiError:
+            raise
+        except Exception as error:  # noqa: B902 - every backend error gets one family
+            raise InferenceError(
+                f'the {self.backend_name} backend failed running {self.name!r}: '
+                f'{_one_line(error)}; check the input against: {self.describe()}') from error
         self.last_inference_ms = (time.perf_counter() - start) * 1e3
         return outputs
 

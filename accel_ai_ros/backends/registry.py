@@ -88,7 +88,7 @@ BACKEND_TABLE: Tuple[BackendSpec, ...] = (
         'install PyTorch with CUDA support: pip install torch '
         '(see https://pytorch.org/get-started/locally/ for the CUDA wheel index)',
         'accel_ai_ros.backends.torch.runner.TorchRunner',
-        required_attribute='Tensor'),
+        (('gpu_device', 'gpu_device', int),), required_attribute='Tensor'),
 )
 
 #: Every backend name this package knows, in order of preference for ONNX models.

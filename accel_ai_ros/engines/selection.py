@@ -36,6 +36,10 @@ from accel_ai_ros.params import resolve_path
 
 Loader = Callable[[], Runner]
 
+#: Precisions the torch backend casts a model to (its runner's PRECISIONS, without importing
+#: the runner module here); any other (int8: a quantised export) runs the file as it is.
+TORCH_PRECISIONS = ('fp32', 'fp16', 'bf16')
+
 
 def _path(values: Mapping[str, Any], key: str) -> str:
     raw = str(values.get(key, '') or '')
@@ -70,4 +74,9 @@ def loader_for(values: Mapping[str, Any], precision: str) -> Loader:
             force_rebuild=bool(values.get('force_engine_update', False)),
             allow_plugins=bool(values.get('allow_engine_plugins', False)),
             device=int(values.get('gpu_device', 0)))
-    return RunnerFromFile(engine, backend=backend, **runner_options(backend, values))
+    loader = RunnerFromFile(engine, backend=backend, **runner_options(backend, values))
+    if backend == 'torch':
+        # One file serves every precision: the runner casts it to the one being loaded (not
+        # values['precision']: a prebuild or a swap loads another).
+        loader.options['precision'] = precision if precision in TORCH_PRECISIONS else 'fp32'
+    return loader

@@ -59,6 +59,7 @@ from accel_ai_ros.backends.base import Dim
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.base import TensorInfo
 from accel_ai_ros.backends.registry import require_backend
+from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import InferenceError
@@ -116,7 +117,10 @@ class TorchRunner(Runner):
     """Run a ``torch.export`` program (.pt2) or a TorchScript module (.ts) with PyTorch.
 
     ``device`` is 'cuda', 'cuda:N', 'cpu' or 'auto' (CUDA when available, resolved on
-    activation); ``precision`` 'fp32', 'fp16' or 'bf16' (the
+    activation); 'auto' and 'cuda' mean CUDA device ``gpu_device``. Every call that touches
+    CUDA (activate, infer, run_image, deactivate) makes that device current in the calling
+    thread first, so loader and worker threads need not. ``precision`` 'fp32', 'fp16' or
+    'bf16' (the
     weights are cast; inputs stay described as float32 and are cast on the device);
     ``cuda_graph`` captures and replays the forward pass when input shapes are static on CUDA.
     ``input_shapes`` gives TorchScript's input shapes (see the module docstring).
@@ -127,7 +131,7 @@ class TorchRunner(Runner):
     def __init__(
         self, path: Union[str, 'os.PathLike[str]'], device: str = 'auto',
         precision: str = 'fp32', cuda_graph: bool = True,
-        input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+        input_shapes: Optional[Mapping[str, Sequence[int]]] = None, gpu_device: int = 0,
     ) -> None:
         """Remember the model file and settings; nothing is loaded yet."""
         self.path = Path(path)
@@ -140,6 +144,9 @@ class TorchRunner(Runner):
         if not (device in ('cpu', 'cuda', 'auto') or device.startswith('cuda:')):
             raise ParameterError(f"device {device!r} is not supported; use 'cuda', 'cuda:N', "
                                  f"'cpu' or 'auto' (CUDA when PyTorch sees a GPU, else CPU)")
+        if int(gpu_device) < 0:
+            raise ParameterError(f'gpu_device {gpu_device} is negative; use a CUDA device index')
+        self.gpu_device = int(gpu_device)
         self.device = device
         self.precision = precision
         self.cuda_graph = bool(cuda_graph)
@@ -258,11 +265,18 @@ class TorchRunner(Runner):
         torch = require_backend('torch')
         if self.device == 'auto':
             self.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        if self.device == 'cuda':
+            self.device = f'cuda:{self.gpu_device}'
         if self.device.startswith('cuda') and not torch.cuda.is_available():
             raise BackendUnavailableError(
                 f'device {self.device!r} was asked for but this PyTorch sees no CUDA device '
                 f'(torch {torch.__version__}, CUDA build {torch.version.cuda}); install a CUDA '
                 f"build of PyTorch or use device='cpu'")
+        if self.device.startswith('cuda:') and \
+                int(self.device[5:]) >= torch.cuda.device_count():
+            raise BackendUnavailableError(
+                f'device {self.device!r} was asked for but PyTorch sees '
+                f'{torch.cuda.device_count()} CUDA device(s); set gpu_device below that')
         loaded, kind = self._load(torch, size)
         try:
             if kind == 'export':
@@ -274,9 +288,10 @@ class TorchRunner(Runner):
             dev = torch.device(self.device)
             dtype = {'fp32': torch.float32, 'fp16': torch.float16,
                      'bf16': torch.bfloat16}[self.precision]
-            module = module.to(dev)
-            if dtype != torch.float32:
-                module = module.to(dtype)
+            with self._on_device(dev):
+                module = module.to(dev)
+                if dtype != torch.float32:
+                    module = module.to(dtype)
         except EngineError:
             raise
         except Exception as error:  # noqa: B902 - torch raises many types here
@@ -286,12 +301,13 @@ class TorchRunner(Runner):
                 f'device or precision') from None
         self._torch, self._module, self._dev, self._dtype = torch, module, dev, dtype
         try:
-            if dev.type == 'cuda':
-                self._stream = torch.cuda.Stream(dev)
-                self._events = (torch.cuda.Event(enable_timing=True),
-                                torch.cuda.Event(enable_timing=True))
-            if all(info.is_static for info in self._inputs):
-                self._prepare_static()
+            with self._on_device():
+                if dev.type == 'cuda':
+                    self._stream = torch.cuda.Stream(dev)
+                    self._events = (torch.cuda.Event(enable_timing=True),
+                                    torch.cuda.Event(enable_timing=True))
+                if all(info.is_static for info in self._inputs):
+                    self._prepare_static()
         except BaseException:
             self._deactivate()
             raise
@@ -324,11 +340,27 @@ class TorchRunner(Runner):
             return
         self._stream.synchronize()
         graph = torch.cuda.CUDAGraph()
+        # Thread-local capture: the worker keeps serving the old engine on its own stream
+        # while a loader thread captures this one (a live swap); in the default global mode
+        # the worker's CUDA calls would invalidate the capture or fail themselves.
         with torch.inference_mode(), self._precision_flags():
-            with torch.cuda.graph(graph, stream=self._stream):
+            with torch.cuda.graph(graph, stream=self._stream, capture_error_mode='thread_local'):
                 captured = self._forward(self._static_in)
         self._graph = graph
         self._static_out = [o for _, o in captured]
+
+    @contextlib.contextmanager
+    def _on_device(self, dev: Any = None) -> Iterator[None]:
+        """Make this runner's CUDA device current in the calling thread (nothing on the CPU)."""
+        dev = self._dev if dev is None else dev
+        if dev is None or dev.type != 'cuda':
+            yield
+        else:
+            with self._torch_module().cuda.device(dev):
+                yield
+
+    def _torch_module(self) -> Any:
+        return self._torch if self._torch is not None else require_backend('torch')
 
     @contextlib.contextmanager
     def _stream_context(self) -> Iterator[None]:
@@ -382,19 +414,22 @@ class TorchRunner(Runner):
         return pairs
 
     def _deactivate(self) -> None:
-        """Drop the graph, buffers, module and preprocessor."""
-        if self._gpu_pre is not None:
-            self._gpu_pre.close()
-        if self._stream is not None:
-            self._stream.synchronize()
-        self._gpu_pre = None
-        self._graph = None
-        self._static_in, self._static_out, self._host_out = [], [], []
-        self._events = ()
-        self._stream = None
-        self._module = None
-        self._inputs, self._outputs = [], []
-        self._output_keys = None
+        """Drop the graph, buffers, module and preprocessor; give the device memory back."""
+        with self._on_device():
+            if self._gpu_pre is not None:
+                self._gpu_pre.close()
+            if self._stream is not None:
+                self._stream.synchronize()
+            self._gpu_pre = None
+            self._graph = None
+            self._static_in, self._static_out, self._host_out = [], [], []
+            self._events = ()
+            self._stream = None
+            self._module = None
+            self._inputs, self._outputs = [], []
+            self._output_keys = None
+            if self._dev is not None and self._dev.type == 'cuda':
+                self._torch.cuda.empty_cache()
 
     # -- metadata ----------------------------------------------------------------------
     def _require_active(self) -> None:
@@ -431,15 +466,15 @@ class TorchRunner(Runner):
         torch = self._torch
         try:
             if self._static_in and self._dev.type == 'cuda':
-                with self._stream_context():
+                with self._on_device(), self._stream_context():
                     for info, buffer in zip(self._inputs, self._static_in):
                         buffer.copy_(torch.from_numpy(np.ascontiguousarray(feed[info.name])),
                                      non_blocking=False)
                 return self._run_static()
-            tensors = [torch.from_numpy(np.ascontiguousarray(feed[info.name])).to(
-                self._dev, self._input_dtype(info)) for info in self._inputs]
             start = time.perf_counter()
-            with self._stream_context(), torch.inference_mode():
+            with self._on_device(), self._stream_context(), torch.inference_mode():
+                tensors = [torch.from_numpy(np.ascontiguousarray(feed[info.name])).to(
+                    self._dev, self._input_dtype(info)) for info in self._inputs]
                 outs = self._forward(tensors)
                 result = {name: t.cpu().numpy() for name, t in outs}
             self.last_gpu_ms = (time.perf_counter() - start) * 1e3
@@ -468,19 +503,32 @@ class TorchRunner(Runner):
                 f'the preprocessing gives {spec.dtype} {spec.output_shape} but input '
                 f'{info.name!r} takes {info.dtype} {info.shape}; set the input size, layout '
                 f'and dtype to match the model')
+        try:
+            return self._run_image_gpu(image, spec)
+        except AccelAiError:
+            raise
+        except Exception as error:  # noqa: B902 - torch and CUDA raise RuntimeError and others
+            raise InferenceError(
+                f'PyTorch failed running {self.name!r} on {self.device}: {_one_line(error)}; '
+                f'check the GPU (nvidia-smi) and the model') from None
+
+    def _run_image_gpu(self, image: DecodedImage,
+                       spec: PreprocessSpec) -> Tuple[Dict[str, np.ndarray], ImageTransform]:
+        """Upload, preprocess into the static input and run the graph (device current)."""
         start = time.perf_counter()
-        if self._gpu_pre is None or self._gpu_pre.spec != spec:
-            from accel_ai_ros.gpu.preprocess import GpuPreprocessor
-            if self._gpu_pre is not None:
-                self._gpu_pre.close()
-            out_dtype = {'fp32': 'float32', 'fp16': 'float16', 'bf16': 'bfloat16'}[
-                self.precision] if spec.dtype != 'uint8' else 'uint8'
-            self._gpu_pre = GpuPreprocessor(spec, device=self._dev.index or 0,
-                                            out_dtype=out_dtype)
-        transform = self._gpu_pre(image, self._static_in[0].data_ptr(),
-                                  self._stream.cuda_stream)
-        middle = time.perf_counter()
-        self.last_preprocess_ms = (middle - start) * 1e3
-        outputs = self._run_static()
+        with self._on_device():
+            if self._gpu_pre is None or self._gpu_pre.spec != spec:
+                from accel_ai_ros.gpu.preprocess import GpuPreprocessor
+                if self._gpu_pre is not None:
+                    self._gpu_pre.close()
+                out_dtype = {'fp32': 'float32', 'fp16': 'float16', 'bf16': 'bfloat16'}[
+                    self.precision] if spec.dtype != 'uint8' else 'uint8'
+                self._gpu_pre = GpuPreprocessor(spec, device=self._dev.index,
+                                                out_dtype=out_dtype)
+            transform = self._gpu_pre(image, self._static_in[0].data_ptr(),
+                                      self._stream.cuda_stream)
+            middle = time.perf_counter()
+            self.last_preprocess_ms = (middle - start) * 1e3
+            outputs = self._run_static()
         self.last_inference_ms = (time.perf_counter() - middle) * 1e3
         return outputs, transform
