@@ -53,7 +53,7 @@ setup(
     tests_require=['pytest'],
     entry_points={
         'console_scripts': [
-            'inference_node = accel_ai_ros.node:main',
+            'inference_node = accel_ai_ros.startup:main',
             'image_source = accel_ai_ros_tools.image_source:main',
             'demo = accel_ai_ros_tools.demo:main',
             'make_demo_models = accel_ai_ros_tools.demo_models:main',

@@ -34,8 +34,6 @@ from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
 from rcl_interfaces.msg import ParameterType
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode
 from rclpy.lifecycle import LifecycleState
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -60,6 +58,7 @@ from accel_ai_ros.engines.selection import loader_for
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ImageDecodeError
 from accel_ai_ros.errors import one_line
+from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import quoted_input
 from accel_ai_ros.frame_processor import FrameProcessor
 from accel_ai_ros.frame_processor import ProcessingSettings
@@ -67,10 +66,13 @@ from accel_ai_ros.image_codec import decode_compressed_msg
 from accel_ai_ros.image_codec import decode_image_msg
 from accel_ai_ros.image_codec import encode_image
 from accel_ai_ros.params import check_precision
+from accel_ai_ros.params import coerce_overrides
 from accel_ai_ros.params import configured_precisions
 from accel_ai_ros.params import PARAMETERS
 from accel_ai_ros.params import ParamSpec
 from accel_ai_ros.params import resolve_path
+from accel_ai_ros.params import start_up_problem
+from accel_ai_ros.params import unknown_parameters
 from accel_ai_ros.params import validate
 from accel_ai_ros.pipeline import InferencePipeline
 from accel_ai_ros.pipeline import PendingFrame
@@ -119,6 +121,13 @@ class InferenceNode(LifecycleNode):
     def __init__(self, node_name: str = 'inference_node', **kwargs: Any) -> None:
         """Create the node; kwargs are rclpy Node options (namespace, context, overrides)."""
         super().__init__(node_name, **kwargs)
+        # What destroy_node frees exists first: rclpy destroys a node whose construction
+        # failed when its context shuts down.
+        self._pipeline: Optional[InferencePipeline] = None
+        self._subscription: Any = None
+        self._pubs: Dict[str, Any] = {}
+        self._warm: Dict[str, Runner] = {}
+        self._check_start_up_values()
         self.counters = FrameCounters()
         self.latency = LatencyTracker()
         self._throttle = Throttle(5.0)
@@ -130,14 +139,10 @@ class InferenceNode(LifecycleNode):
         self._declaring = False
         self._values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         self._processor: Optional[FrameProcessor] = None
-        self._pipeline: Optional[InferencePipeline] = None
-        self._subscription: Any = None
-        self._pubs: Dict[str, Any] = {}
         self._serving_precision = ''
         self._requested_precision = str(self._values['precision'])
         self._last_error = ''
         self._report: Optional[Dict[str, Any]] = None
-        self._warm: Dict[str, Runner] = {}
         self._activated_at = 0.0
         self._no_frame_warned = False
         self._diagnostics_pub = self.create_publisher(
@@ -149,6 +154,32 @@ class InferenceNode(LifecycleNode):
             self._autostart_timer = self.create_timer(0.0, self._autostart)
 
     # -- parameters ----------------------------------------------------------------------
+    def _check_start_up_values(self) -> None:
+        """
+        Check the values from the parameter file and -p before anything is declared.
+
+        rclpy would refuse a bad value with a traceback naming its own exception, and ignore
+        a misspelt name; here a bad value raises one sentence naming the parameter and the
+        fix, an integer given for a float becomes a float, and an unknown name is reported
+        once with the closest known one. rclpy keeps the parsed values in the private
+        ``_parameter_overrides`` (Humble to Kilted); without it only rclpy's checks run.
+        """
+        overrides = getattr(self, '_parameter_overrides', None)
+        if not isinstance(overrides, dict):
+            return
+        values = {name: param.value for name, param in overrides.items()}
+        for name, value in coerce_overrides(values).items():
+            overrides[name] = Parameter(name, value=value)
+            values[name] = value
+        problem = start_up_problem(values)
+        if problem:
+            raise ParameterError(problem)
+        for name, close in unknown_parameters(list(values)):
+            hint = f"; did you mean '{close}'?" if close else ''
+            self.get_logger().warning(
+                f'unknown parameter {quoted_input(name)} is ignored{hint} (the parameter '
+                'table is in config/defaults.yaml)')
+
     def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
         changes = {p.name: p.value for p in params}
         current = {} if self._declaring else dict(self._values)
@@ -493,17 +524,9 @@ class InferenceNode(LifecycleNode):
 
 
 def main(args: Optional[List[str]] = None) -> None:
-    """Run one inference node until Ctrl-C or shutdown."""
-    logging.basicConfig(level=logging.INFO, format='[%(levelname)s] [%(name)s]: %(message)s')
-    rclpy.init(args=args)
-    node = InferenceNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    """Run one inference node until Ctrl-C or shutdown (see :mod:`accel_ai_ros.startup`)."""
+    from accel_ai_ros.startup import main as start
+    start(args)
 
 
 if __name__ == '__main__':

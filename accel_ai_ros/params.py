@@ -21,6 +21,7 @@ too. ``config/defaults.yaml`` mirrors the defaults here; a test keeps the two eq
 """
 
 from dataclasses import dataclass
+import difflib
 import math
 from pathlib import Path
 from typing import Any
@@ -308,3 +309,59 @@ def validate(changes: Mapping[str, Any], current: Mapping[str, Any],
     if check_files and 'precision' in changes:
         return check_precision(str(merged['precision']), merged)
     return None
+
+
+# Parameters every rclpy node has, and prefixes rclpy owns: never reported as unknown.
+_ROS_PARAMETERS = ('use_sim_time', 'start_type_description_service')
+_ROS_PREFIXES = ('qos_overrides.',)
+
+
+def coerce_overrides(values: Mapping[str, Any]) -> Dict[str, Any]:
+    """
+    Return the start-up values that need a type fix: integers given for float parameters.
+
+    YAML reads ``score_threshold: 1`` as an integer, and rclpy then refuses it as the wrong
+    type; the value is meant as 1.0, so it becomes 1.0 (and ``mean: [0, 0, 0]`` floats).
+    """
+    fixed: Dict[str, Any] = {}
+    for name, value in values.items():
+        spec = SPECS.get(name)
+        if spec is None:
+            continue
+        if spec.type_name == 'float' and isinstance(value, int) \
+                and not isinstance(value, bool):
+            fixed[name] = float(value)
+        elif spec.type_name == 'float[]' and isinstance(value, (list, tuple)) and value \
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            fixed[name] = [float(v) for v in value]
+    return fixed
+
+
+def start_up_problem(values: Mapping[str, Any]) -> Optional[str]:
+    """Return one sentence naming the first start-up value that is wrong and the fix, or None."""
+    for spec in PARAMETERS:
+        if spec.name not in values:
+            continue
+        problem = check_value(spec, values[spec.name])
+        if problem:
+            allowed = ''
+            if spec.choices:
+                allowed = f'one of {", ".join(spec.choices)}'
+            elif spec.min_value is not None and spec.max_value is not None:
+                allowed = f'{spec.type_name} from {spec.min_value:g} to {spec.max_value:g}'
+            hint = f'; allowed: {allowed}' if allowed else ''
+            return (f'invalid parameter {spec.name}: {problem}. Fix {spec.name} in the '
+                    f'parameter file or the -p argument (default {spec.default!r}{hint}).')
+    return None
+
+
+def unknown_parameters(names: Sequence[str]) -> List[Tuple[str, Optional[str]]]:
+    """Return ``(name, closest known name or None)`` for each name the node does not have."""
+    known = list(SPECS)
+    unknown = []
+    for name in names:
+        if name in SPECS or name in _ROS_PARAMETERS or name.startswith(_ROS_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        unknown.append((name, close[0] if close else None))
+    return unknown
