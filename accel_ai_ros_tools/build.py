@@ -23,12 +23,14 @@ into the engine cache (``--cache-dir``), each with its manifest beside it.
 import argparse
 from pathlib import Path
 import sys
+from typing import Any
 from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Sequence
 from typing import Tuple
 
+from accel_ai_ros.backends.tensorrt.build import check_dla_request
 from accel_ai_ros.backends.tensorrt.build import check_precision_request
 from accel_ai_ros.backends.tensorrt.build import check_profile_shapes
 from accel_ai_ros.backends.tensorrt.build import engine_file_name
@@ -105,6 +107,8 @@ def make_parser() -> argparse.ArgumentParser:
     for bound in ('min', 'opt', 'max'):
         parser.add_argument(f'--{bound}-shape', action='append', default=[],
                             metavar='NAME:DxD..', help=f'{bound} shape of a dynamic input')
+    parser.add_argument('--device', type=int, default=0,
+                        help='CUDA device to build on and for (gpu_device; default 0)')
     parser.add_argument('--dla-core', type=int, default=-1,
                         help='Jetson DLA core to build for, with GPU fallback (-1: GPU only)')
     parser.add_argument('--timing-cache', type=Path, default=None,
@@ -114,6 +118,13 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument('--force', action='store_true',
                         help='rebuild even when the cache has the engine')
     return parser
+
+
+def build_options(args: argparse.Namespace,
+                  profile: Dict[str, Tuple[Shape, Shape, Shape]]) -> Dict[str, Any]:
+    """Return the engine-shaping build options the command line asks for."""
+    return {'workspace_mb': args.workspace_mb, 'profile_shapes': profile,
+            'dla_core': args.dla_core, 'legacy_flags': args.legacy_flags}
 
 
 def _say(line: str) -> None:
@@ -129,14 +140,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.onnx.is_file():
         raise EngineError(f'ONNX model {str(args.onnx)!r} does not exist; check the path')
     info = inspect_onnx(args.onnx)
-    from accel_ai_ros.backends.tensorrt.runner import import_tensorrt
+    from accel_ai_ros.backends.tensorrt.util import import_tensorrt
     major = trt_major(import_tensorrt().__version__)
     for precision in precisions:  # refuse before spending minutes on another precision
         for warning in check_precision_request(precision, info, major, args.legacy_flags):
             _say(f'warning: {precision}: {warning}')
-    options = {'workspace_mb': args.workspace_mb, 'profile_shapes': profile,
-               'dla_core': args.dla_core, 'legacy_flags': args.legacy_flags}
-    cache = EngineCache(args.cache_dir)
+        check_dla_request(args.dla_core, precision, info, major, profile, args.legacy_flags)
+    options = build_options(args, profile)
+    if args.device < 0:
+        raise ParameterError(f'--device must be >= 0, got {args.device}')
+    cache = EngineCache(args.cache_dir, device=args.device)
     for precision in precisions:
         if args.output is None:
             path = cache.get_or_build(args.onnx, precision, force=args.force, progress=_say,
@@ -145,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
             folder_output = len(precisions) > 1 or args.output.is_dir()
             path = (args.output / engine_file_name(args.onnx, precision) if folder_output
                     else args.output)
-            loader = EngineFromOnnx(args.onnx, precision, progress=_say,
+            loader = EngineFromOnnx(args.onnx, precision, progress=_say, device=args.device,
                                     timing_cache=args.timing_cache or cache.timing_cache_path,
                                     **options)
             SaveEngine(loader, path)()

@@ -57,6 +57,7 @@ from accel_ai_ros.backends.tensorrt.manifest import write_manifest
 from accel_ai_ros.backends.tensorrt.runner import TensorRTRunner
 from accel_ai_ros.backends.tensorrt.util import deserialize_failure_message
 from accel_ai_ros.backends.tensorrt.util import dims_to_shape
+from accel_ai_ros.backends.tensorrt.util import EngineDeserializeError
 from accel_ai_ros.backends.tensorrt.util import format_precision_summary
 from accel_ai_ros.backends.tensorrt.util import numpy_dtype
 from accel_ai_ros.backends.tensorrt.util import precision_warning
@@ -86,6 +87,19 @@ class RecordingBuild:
 
 def ort_runner(path: Path) -> OnnxRuntimeRunner:
     return OnnxRuntimeRunner(path)
+
+
+class RefusingRunner(OnnxRuntimeRunner):
+    """ONNX Runtime standing in for TensorRT, refusing a file it cannot load.
+
+    The refusal is an EngineDeserializeError, the one failure that a rebuild can cure.
+    """
+
+    def _activate(self) -> None:
+        try:
+            super()._activate()
+        except EngineError as error:
+            raise EngineDeserializeError(str(error)) from None
 
 
 # -- keys, hashing, manifests ------------------------------------------------------------------
@@ -282,7 +296,7 @@ def test_loader_rebuilds_a_broken_engine_from_onnx(tmp_path: Path,
     engine.write_bytes(np.random.default_rng(0).bytes(4096))
     build = RecordingBuild()
     cache = EngineCache(tmp_path / 'cache', platform=lambda: ORIN, builder=build)
-    loader = CachedEngineLoader(onnx, engine, 'fp16', cache=cache, runner_factory=ort_runner)
+    loader = CachedEngineLoader(onnx, engine, 'fp16', cache=cache, runner_factory=RefusingRunner)
     runner = loader()
     try:
         out = runner.infer({'input': np.zeros((1, 3, 32, 32), np.float32)})
@@ -293,7 +307,7 @@ def test_loader_rebuilds_a_broken_engine_from_onnx(tmp_path: Path,
     finally:
         runner.deactivate()
     # The same broken engine without an ONNX source: the load error itself.
-    bare = CachedEngineLoader('', engine, cache=cache, runner_factory=ort_runner)
+    bare = CachedEngineLoader('', engine, cache=cache, runner_factory=RefusingRunner)
     with pytest.raises(EngineError, match='m.engine'):
         bare()
 

@@ -24,7 +24,9 @@ major version) and :func:`inspect_onnx` / :func:`check_precision_request` (does 
 fit the request?) are pure and tested without TensorRT; the classes below are a thin adapter.
 """
 
+import contextlib
 from dataclasses import dataclass
+import fcntl
 import logging
 import os
 from pathlib import Path
@@ -33,6 +35,7 @@ import time
 from typing import Any
 from typing import Callable
 from typing import Dict
+from typing import Iterator
 from typing import List
 from typing import Mapping
 from typing import Optional
@@ -43,10 +46,11 @@ from typing import Union
 from accel_ai_ros.backends.tensorrt.manifest import atomic_write
 from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
 from accel_ai_ros.backends.tensorrt.manifest import make_manifest
-from accel_ai_ros.backends.tensorrt.manifest import sha256_file
 from accel_ai_ros.backends.tensorrt.manifest import write_manifest
+from accel_ai_ros.backends.tensorrt.util import cuda_call
 from accel_ai_ros.backends.tensorrt.util import device_platform
 from accel_ai_ros.backends.tensorrt.util import dims_list
+from accel_ai_ros.backends.tensorrt.util import import_cudart
 from accel_ai_ros.backends.tensorrt.util import import_tensorrt
 from accel_ai_ros.backends.tensorrt.util import TrtLog
 from accel_ai_ros.errors import EngineError
@@ -92,6 +96,9 @@ class BuildPlan:
     precision: str
     strongly_typed: bool
     flags: Tuple[str, ...]
+    #: Flags that TensorRT sets by default and this precision clears: TF32 for fp32, so that
+    #: an fp32 engine computes in FP32 like the PyTorch backend (which turns TF32 off).
+    cleared_flags: Tuple[str, ...] = ()
 
 
 def precision_build_plan(precision: str, major: int, legacy_flags: bool = False,
@@ -106,6 +113,7 @@ def precision_build_plan(precision: str, major: int, legacy_flags: bool = False,
     if precision not in PRECISIONS:
         raise ParameterError(f'precision {precision!r} is not supported; use one of '
                              f'{", ".join(PRECISIONS)}')
+    cleared = ('TF32',) if precision == 'fp32' else ()
     if strongly_typed not in ('auto', True, False):
         raise ParameterError(f"strongly_typed must be 'auto', true or false, got "
                              f'{strongly_typed!r}')
@@ -121,14 +129,14 @@ def precision_build_plan(precision: str, major: int, legacy_flags: bool = False,
         if strongly_typed is False:
             logger.warning('TensorRT %d builds every network strongly typed; '
                            'strongly_typed=false is ignored', major)
-        return BuildPlan(precision, True, ())
+        return BuildPlan(precision, True, (), cleared)
     if legacy_flags:
         if strongly_typed is True:
             raise ParameterError('legacy_flags need a weakly typed network; drop '
                                  'strongly_typed=true or legacy_flags')
         flags = {'fp32': (), 'fp16': ('FP16',), 'int8': ('FP16', 'INT8')}[precision]
-        return BuildPlan(precision, False, flags)
-    return BuildPlan(precision, strongly_typed is not False, ())
+        return BuildPlan(precision, False, flags, cleared)
+    return BuildPlan(precision, strongly_typed is not False, (), cleared)
 
 
 @dataclass(frozen=True)
@@ -249,6 +257,71 @@ def check_profile_shapes(profile: ProfileShapes) -> Dict[str, Tuple[Shape, Shape
     return checked
 
 
+#: Every build option and its default: the options that change the engine.
+BUILD_OPTION_DEFAULTS: Dict[str, Any] = {
+    'workspace_mb': 0, 'profile_shapes': {}, 'dla_core': -1, 'strongly_typed': 'auto',
+    'legacy_flags': False,
+}
+
+
+def normalize_build_options(options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Return ``options`` with every default filled in and every value in one form.
+
+    Cache keys and manifests hash this, so an engine built by accel-ai-build (which passes
+    every option) and one the node asks for (which passes none) get the same key. Raises
+    ParameterError for an unknown option or an invalid profile.
+    """
+    given = dict(options or {})
+    unknown = sorted(set(given) - set(BUILD_OPTION_DEFAULTS))
+    if unknown:
+        raise ParameterError(f'unknown build option(s) {", ".join(unknown)}; known: '
+                             f'{", ".join(BUILD_OPTION_DEFAULTS)}')
+    merged = {**BUILD_OPTION_DEFAULTS, **given}
+    profile = check_profile_shapes(merged['profile_shapes'] or {})
+    strongly_typed = merged['strongly_typed']
+    if strongly_typed not in ('auto', True, False):
+        raise ParameterError(f"strongly_typed must be 'auto', true or false, got "
+                             f'{strongly_typed!r}')
+    if int(merged['workspace_mb']) < 0:
+        raise ParameterError(f'workspace_mb must be >= 0, got {merged["workspace_mb"]}')
+    return {
+        'workspace_mb': int(merged['workspace_mb']),
+        'profile_shapes': {name: [list(s) for s in shapes]
+                           for name, shapes in sorted(profile.items())},
+        'dla_core': int(merged['dla_core']),
+        'strongly_typed': strongly_typed,
+        'legacy_flags': bool(merged['legacy_flags']),
+    }
+
+
+def check_dla_request(dla_core: int, precision: str, info: OnnxPrecision, major: int,
+                      profile: ProfileShapes, legacy_flags: bool = False) -> None:
+    """Refuse DLA builds that would silently run on the GPU or that DLA cannot take.
+
+    "DLA support is currently limited to networks running in FP16 and INT8 mode" (TensorRT
+    developer guide): with GPU_FALLBACK an FP32 network puts every layer back on the GPU.
+    Under strong typing the model's own types decide, under legacy flags the precision.
+    DLA also needs the optimization profile's min, opt and max shapes to be equal.
+    """
+    if dla_core < 0:
+        return
+    strong = major >= 11 or not legacy_flags
+    runs_fp32 = (info.float_type in ('fp32', 'none') and not info.qdq_nodes if strong
+                 else precision == 'fp32')
+    if runs_fp32:
+        raise ParameterError(
+            f'dla_core {dla_core} with a{"n FP32 model" if strong else " fp32 build"}: DLA '
+            f'runs FP16 and INT8 networks only, so every layer would fall back to the GPU; '
+            f'build fp16 from an FP16 model or int8 from a Q/DQ model ({VARIANTS_HINT}), '
+            f'or build for the GPU (dla_core -1)')
+    for name, (low, opt, high) in check_profile_shapes(profile).items():
+        if not low == opt == high:
+            raise ParameterError(
+                f'dla_core {dla_core}: DLA needs equal min, opt and max shapes, but input '
+                f'{name!r} has min {low}, opt {opt}, max {high}; give one fixed shape or '
+                f'build for the GPU (dla_core -1)')
+
+
 class ProgressPrinter:
     """Turn TensorRT build progress (phases and steps) into a few readable lines."""
 
@@ -257,22 +330,50 @@ class ProgressPrinter:
         self.min_interval_s = min_interval_s
         self._steps: Dict[str, int] = {}
         self._last = 0.0
+        #: Why progress reports stopped (an exception from ``emit``), or None.
+        self.error: Optional[BaseException] = None
+        #: Set by Ctrl-C inside a callback: the next step cancels the build.
+        self.interrupted = False
+
+    def _say(self, line: str) -> None:
+        """Emit ``line``; never let an exception out into TensorRT.
+
+        TensorRT's binding turns an exception in a callback into a cancelled build reported
+        as a build failure. A failing ``emit`` (broken pipe) only stops the reports; Ctrl-C
+        cancels the build on the next step and is re-raised after it
+        (:meth:`raise_if_interrupted`).
+        """
+        if self.error is not None:
+            return
+        try:
+            self.emit(line)
+        except KeyboardInterrupt as error:
+            self.error, self.interrupted = error, True
+        except BaseException as error:  # noqa: B902 - nothing may escape into TensorRT
+            self.error = error
+            logger.warning('build progress reports stopped: %s: %s', type(error).__name__,
+                           ' '.join(str(error).split()))
 
     def phase_start(self, phase: str, parent: Optional[str], num_steps: int) -> None:
         """Note that ``phase`` began with ``num_steps`` steps; announce top-level phases."""
         self._steps[phase] = max(int(num_steps), 1)
         if not parent:
-            self.emit(f'building: {phase} ({num_steps} steps)')
+            self._say(f'building: {phase} ({num_steps} steps)')
 
     def step_complete(self, phase: str, step: int) -> bool:
-        """Report a finished step at most every ``min_interval_s``; never cancel."""
+        """Report a finished step at most every ``min_interval_s``; False cancels (Ctrl-C)."""
         now = time.monotonic()
         if now - self._last >= self.min_interval_s:
             self._last = now
             total = self._steps.get(phase, 0)
-            self.emit(f'building: {phase} {step + 1}/{total}' if total else
+            self._say(f'building: {phase} {step + 1}/{total}' if total else
                       f'building: {phase} step {step + 1}')
-        return True
+        return not self.interrupted
+
+    def raise_if_interrupted(self) -> None:
+        """Raise KeyboardInterrupt when Ctrl-C arrived inside a callback."""
+        if self.interrupted:
+            raise KeyboardInterrupt('interrupted during the TensorRT build')
 
     def phase_finish(self, phase: str) -> None:
         """Forget a finished phase."""
@@ -293,15 +394,64 @@ def _progress_monitor(printer: ProgressPrinter) -> Any:
 
         def phase_start(self, phase_name: str, parent_phase: Optional[str],
                         num_steps: int) -> None:
-            printer.phase_start(phase_name, parent_phase, num_steps)
+            try:
+                printer.phase_start(phase_name, parent_phase, num_steps)
+            except KeyboardInterrupt:
+                printer.interrupted = True
 
         def step_complete(self, phase_name: str, step: int) -> bool:
-            return printer.step_complete(phase_name, step)
+            try:
+                return printer.step_complete(phase_name, step)
+            except KeyboardInterrupt:
+                printer.interrupted = True
+                return False
 
         def phase_finish(self, phase_name: str) -> None:
-            printer.phase_finish(phase_name)
+            try:
+                printer.phase_finish(phase_name)
+            except KeyboardInterrupt:
+                printer.interrupted = True
 
     return _Monitor()
+
+
+@contextlib.contextmanager
+def timing_cache_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` (every process and thread that builds)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + '.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_timing_cache(path: Path) -> bytes:
+    """Return the timing cache file's bytes under its lock (empty when there is none)."""
+    with timing_cache_lock(path):
+        return path.read_bytes() if path.is_file() else b''
+
+
+def merge_timing_cache(path: Path, current: 'trt_types.ITimingCache',
+                       create: Callable[[bytes], 'trt_types.ITimingCache']) -> None:
+    """Save ``current`` (an ``ITimingCache``) to ``path`` without losing others' entries.
+
+    As Polygraphy does: under the file lock, re-read the file (another build may have saved
+    since this one started), ``combine`` it into ``current`` with ``ignore_mismatch=True``
+    and write the result atomically. ``create`` is ``config.create_timing_cache``.
+    """
+    with timing_cache_lock(path):
+        if path.is_file() and path.stat().st_size:
+            try:
+                previous = create(path.read_bytes())
+            except (RuntimeError, TypeError, ValueError) as error:
+                logger.warning('ignoring unreadable timing cache %s: %s', path, error)
+                previous = None
+            if previous is not None and not current.combine(previous, True):
+                logger.warning('could not combine the timing cache %s into the new one; '
+                               'saving the new one only', path)
+        atomic_write(path, bytes(memoryview(current.serialize())))
 
 
 class NetworkFromOnnx:
@@ -346,7 +496,7 @@ class EngineFromOnnx:
         self, onnx_path: PathLike, precision: str = 'fp32', workspace_mb: int = 0,
         profile_shapes: Optional[ProfileShapes] = None, dla_core: int = -1,
         timing_cache: Optional[PathLike] = None, strongly_typed: Union[str, bool] = 'auto',
-        legacy_flags: bool = False, progress: Optional[Progress] = None,
+        legacy_flags: bool = False, progress: Optional[Progress] = None, device: int = 0,
     ) -> None:
         if precision not in PRECISIONS:
             raise ParameterError(f'precision {precision!r} is not supported; use one of '
@@ -362,39 +512,45 @@ class EngineFromOnnx:
         self.strongly_typed = strongly_typed
         self.legacy_flags = bool(legacy_flags)
         self.progress = progress
+        self.device = int(device)
         self.manifest: Optional[EngineManifest] = None
 
     def options(self) -> Dict[str, Any]:
         """Return the build options that change the engine (for cache keys and manifests)."""
-        return {
-            'workspace_mb': self.workspace_mb,
-            'profile_shapes': {k: [list(s) for s in v]
-                               for k, v in sorted(self.profile_shapes.items())},
-            'dla_core': self.dla_core,
-            'strongly_typed': self.strongly_typed,
+        return normalize_build_options({
+            'workspace_mb': self.workspace_mb, 'profile_shapes': self.profile_shapes,
+            'dla_core': self.dla_core, 'strongly_typed': self.strongly_typed,
             'legacy_flags': self.legacy_flags,
-        }
+        })
 
     def __call__(self) -> bytes:
         """Build and return the serialized engine."""
         import_tensorrt()
         import tensorrt as trt
-        platform = device_platform(0)
+        # The builder builds on the calling thread's current device (CUDA runtime).
+        cudart = import_cudart()
+        cuda_call(cudart, cudart.cudaSetDevice(self.device), f'cudaSetDevice({self.device})')
+        platform = device_platform(self.device)
         major = trt_major(trt.__version__)
         plan = precision_build_plan(self.precision, major, self.legacy_flags,
                                     self.strongly_typed)
         if not self.onnx_path.is_file():
             raise EngineError(f'ONNX model {str(self.onnx_path)!r} does not exist; check the '
                               f'path')
-        for warning in check_precision_request(self.precision, inspect_onnx(self.onnx_path),
-                                               major, self.legacy_flags):
+        info = inspect_onnx(self.onnx_path)
+        for warning in check_precision_request(self.precision, info, major, self.legacy_flags):
             logger.warning('%s: %s', self.onnx_path.name, warning)
+        check_dla_request(self.dla_core, self.precision, info, major, self.profile_shapes,
+                          self.legacy_flags)
         builder, network, _parser = NetworkFromOnnx(self.onnx_path, plan.strongly_typed)()
         config = builder.create_builder_config()
         if self.workspace_mb:
             config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self.workspace_mb << 20)
         for flag in plan.flags:
             config.set_flag(getattr(trt.BuilderFlag, flag))
+        for flag in plan.cleared_flags:
+            if hasattr(trt.BuilderFlag, flag):
+                config.clear_flag(getattr(trt.BuilderFlag, flag))
         # DETAILED lets IEngineInspector report the precision each layer really runs.
         config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
         self._add_profile(trt, builder, network, config)
@@ -406,9 +562,14 @@ class EngineFromOnnx:
             config.DLA_core = self.dla_core
             config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
         if self.timing_cache is not None:
-            data = self.timing_cache.read_bytes() if self.timing_cache.is_file() else b''
-            config.set_timing_cache(config.create_timing_cache(data), False)
-        monitor = _progress_monitor(ProgressPrinter(self.progress)) if self.progress else None
+            data = read_timing_cache(self.timing_cache)
+            if not config.set_timing_cache(config.create_timing_cache(data), False):
+                logger.warning('timing cache %s was made by another TensorRT version or GPU; '
+                               'starting an empty one (it is merged back after the build)',
+                               self.timing_cache)
+                config.set_timing_cache(config.create_timing_cache(b''), False)
+        printer = ProgressPrinter(self.progress) if self.progress else None
+        monitor = _progress_monitor(printer) if printer is not None else None
         if monitor is not None:
             config.progress_monitor = monitor
         elif self.progress:
@@ -416,16 +577,17 @@ class EngineFromOnnx:
                           f'(this takes minutes)')
         TrtLog.take_errors()
         serialized = builder.build_serialized_network(network, config)
+        if printer is not None:
+            printer.raise_if_interrupted()
         if serialized is None:
             raise EngineError(f'TensorRT failed to build {self.precision} engine from '
                               f'{str(self.onnx_path)!r}: '
                               f'{"; ".join(TrtLog.take_errors()[-3:]) or "no detail"}; '
                               f'try a larger --workspace-mb or check the profile shapes')
         if self.timing_cache is not None:
-            timing = config.get_timing_cache().serialize()
-            atomic_write(self.timing_cache, bytes(memoryview(timing)))
-        self.manifest = make_manifest(platform, self.precision, self.onnx_path, self.options(),
-                                      sha256_file(self.onnx_path))
+            merge_timing_cache(self.timing_cache, config.get_timing_cache(),
+                               config.create_timing_cache)
+        self.manifest = make_manifest(platform, self.precision, self.onnx_path, self.options())
         return bytes(memoryview(serialized))
 
     def _add_profile(self, trt: Any, builder: 'trt_types.Builder',
@@ -449,7 +611,12 @@ class EngineFromOnnx:
         for name, (low, opt, high) in self.profile_shapes.items():
             profile.set_shape(name, trt.Dims(list(low)), trt.Dims(list(opt)),
                               trt.Dims(list(high)))
-        config.add_optimization_profile(profile)
+        if config.add_optimization_profile(profile) < 0:
+            raise ParameterError(
+                f'TensorRT refused the optimization profile '
+                f'{self.options()["profile_shapes"]} '
+                f'({"; ".join(TrtLog.take_errors()) or "no detail"}); every input name must be '
+                f'a network input and every shape must have its rank')
 
 
 class SaveEngine:

@@ -44,19 +44,21 @@ from accel_ai_ros.backends.base import activated
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.tensorrt.build import engine_file_name
 from accel_ai_ros.backends.tensorrt.build import EngineFromOnnx
+from accel_ai_ros.backends.tensorrt.build import normalize_build_options
 from accel_ai_ros.backends.tensorrt.build import PRECISIONS
 from accel_ai_ros.backends.tensorrt.build import Progress
 from accel_ai_ros.backends.tensorrt.manifest import atomic_write
 from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
 from accel_ai_ros.backends.tensorrt.manifest import make_manifest
 from accel_ai_ros.backends.tensorrt.manifest import manifest_path
+from accel_ai_ros.backends.tensorrt.manifest import model_sha256
 from accel_ai_ros.backends.tensorrt.manifest import platform_mismatches
 from accel_ai_ros.backends.tensorrt.manifest import PlatformInfo
 from accel_ai_ros.backends.tensorrt.manifest import read_manifest
-from accel_ai_ros.backends.tensorrt.manifest import sha256_file
 from accel_ai_ros.backends.tensorrt.manifest import write_manifest
 from accel_ai_ros.backends.tensorrt.runner import TensorRTRunner
 from accel_ai_ros.backends.tensorrt.util import device_platform
+from accel_ai_ros.backends.tensorrt.util import EngineDeserializeError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 
@@ -97,30 +99,28 @@ def cache_key(onnx_name: str, onnx_sha256: str, precision: str, platform: Platfo
             f'.trt{_slug(platform.trt_version)}.{digest.hexdigest()[:16]}')
 
 
-def _default_platform() -> PlatformInfo:
-    return device_platform(0)
-
-
-def _default_build(onnx_path: Path, precision: str, timing_cache: Path,
-                   progress: Optional[Progress], options: Dict[str, Any]) -> bytes:
-    return EngineFromOnnx(onnx_path, precision, timing_cache=timing_cache, progress=progress,
-                          **options)()
-
-
 class EngineCache:
     """Engines built from ONNX files, one per key, each with its manifest; a timing cache.
 
-    ``platform`` returns this process's :class:`PlatformInfo` (TensorRT and the GPU by
-    default); ``builder`` builds an engine (TensorRT's builder by default).
+    ``device`` is the CUDA device engines are built and keyed for; ``platform`` returns this
+    process's :class:`PlatformInfo` (TensorRT and that GPU by default); ``builder`` builds an
+    engine (TensorRT's builder on that device by default).
     """
 
     def __init__(self, cache_dir: Optional[PathLike] = None,
                  platform: Optional[Callable[[], PlatformInfo]] = None,
-                 builder: Optional[BuildFunction] = None) -> None:
+                 builder: Optional[BuildFunction] = None, device: int = 0) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        self._platform_fn = platform or _default_platform
+        self.device = int(device)
+        self._platform_fn = platform or (lambda: device_platform(self.device))
         self._platform: Optional[PlatformInfo] = None
-        self.builder = builder or _default_build
+        self.builder = builder or self._tensorrt_build
+
+    def _tensorrt_build(self, onnx_path: Path, precision: str, timing_cache: Path,
+                        progress: Optional[Progress], options: Dict[str, Any]) -> bytes:
+        """Build with TensorRT on this cache's device."""
+        return EngineFromOnnx(onnx_path, precision, timing_cache=timing_cache,
+                              progress=progress, device=self.device, **options)()
 
     def platform(self) -> PlatformInfo:
         """Return (once) the platform engines are built and loaded on."""
@@ -134,8 +134,8 @@ class EngineCache:
         if precision not in PRECISIONS:
             raise ParameterError(f'precision {precision!r} is not supported; use one of '
                                  f'{", ".join(PRECISIONS)}')
-        return cache_key(Path(onnx_path).name, sha256_file(onnx_path), precision,
-                         self.platform(), options)
+        return cache_key(Path(onnx_path).name, model_sha256(onnx_path), precision,
+                         self.platform(), normalize_build_options(options))
 
     def path_for(self, key: str) -> Path:
         """Return where the engine of ``key`` lives."""
@@ -186,7 +186,7 @@ class EngineCache:
         if not onnx_path.is_file():
             raise EngineError(f'ONNX model {str(onnx_path)!r} does not exist; check the '
                               f'model path parameter')
-        opts = dict(options or {})
+        opts = normalize_build_options(options)
         key = self.key(onnx_path, precision, opts)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with open(self.cache_dir / f'.{key}.lock', 'w') as lock:
@@ -285,7 +285,7 @@ class CachedEngineLoader:
         self.warmup = warmup
         self.build_options = dict(build_options or {})
         self.progress = progress
-        self.cache = cache or EngineCache(cache_dir)
+        self.cache = cache or EngineCache(cache_dir, device=self.device)
         self.runner_factory = runner_factory or self._tensorrt_runner
         self.engine_used: Optional[Path] = None
 
@@ -312,7 +312,8 @@ class CachedEngineLoader:
             assert plan.path is not None
             try:
                 return self._load(plan.path)
-            except EngineError as error:
+            except EngineDeserializeError as error:  # not a context or memory failure
+
                 plan = plan_after_failure(self.onnx_path, str(error))
                 if plan.action == 'refuse':
                     raise

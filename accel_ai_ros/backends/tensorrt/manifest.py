@@ -27,6 +27,7 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 import datetime
+import hashlib
 import json
 import logging
 import os
@@ -126,7 +127,7 @@ def make_manifest(platform: PlatformInfo, precision: str, onnx_path: PathLike,
     return EngineManifest(
         trt_version=platform.trt_version, gpu_name=platform.gpu_name,
         compute_capability=platform.compute_capability, precision=precision,
-        onnx_sha256=onnx_sha256 or sha256_file(onnx_path), onnx_path=str(onnx_path),
+        onnx_sha256=onnx_sha256 or model_sha256(onnx_path), onnx_path=str(onnx_path),
         build_options=dict(build_options or {}), built_at=now_iso())
 
 
@@ -143,6 +144,65 @@ def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:
     except OSError as error:
         raise EngineError(f'cannot read {str(path)!r} to hash it ({error.strerror or error}); '
                           f'check the path and its permissions') from None
+
+
+def external_data_files(onnx_path: PathLike) -> List[Path]:
+    """Return the external-data files (weights beside the model) that an ONNX file names.
+
+    Reads the graph only (no weights), every subgraph included. Raises EngineError naming
+    the file when the model cannot be read or a referenced file is missing.
+    """
+    import onnx
+    path = Path(onnx_path)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # noqa: B902 - onnx raises DecodeError, OSError, ...
+        raise EngineError(f'cannot read ONNX model {str(path)!r} '
+                          f'({" ".join(str(error).split()) or type(error).__name__}); '
+                          f're-export the model or check the path') from None
+    locations = set()
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        tensors = list(graph.initializer)
+        for node in graph.node:
+            for attr in node.attribute:
+                if attr.HasField('t'):
+                    tensors.append(attr.t)
+                tensors.extend(attr.tensors)
+                if attr.HasField('g'):
+                    graphs.append(attr.g)
+                graphs.extend(attr.graphs)
+        for tensor in tensors:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                entries = {entry.key: entry.value for entry in tensor.external_data}
+                if entries.get('location'):
+                    locations.add(entries['location'])
+    files = []
+    for location in sorted(locations):
+        data = path.parent / location
+        if not data.is_file():
+            raise EngineError(f'ONNX model {str(path)!r} keeps weights in {location!r}, which '
+                              f'is missing beside it; copy the model together with its data '
+                              f'file(s)')
+        files.append(data)
+    return files
+
+
+def model_sha256(onnx_path: PathLike) -> str:
+    """Return the sha256 of an ONNX model: its file plus every external-data file it names.
+
+    Equal to :func:`sha256_file` for a self-contained model, so existing cache keys of such
+    models stay valid; new weights in ``model.onnx.data`` under an unchanged graph change it.
+    """
+    digest = sha256_file(onnx_path)
+    extra = external_data_files(onnx_path)
+    if not extra:
+        return digest
+    combined = hashlib.sha256(digest.encode())
+    for data in extra:
+        combined.update(f'\n{data.name}:{sha256_file(data)}'.encode())
+    return combined.hexdigest()
 
 
 def _write_error(target: Path, error: OSError) -> EngineError:

@@ -54,9 +54,11 @@ from accel_ai_ros.backends.tensorrt.util import deserialize_failure_message
 from accel_ai_ros.backends.tensorrt.util import device_platform
 from accel_ai_ros.backends.tensorrt.util import dims_list
 from accel_ai_ros.backends.tensorrt.util import dims_to_shape
+from accel_ai_ros.backends.tensorrt.util import EngineDeserializeError
 from accel_ai_ros.backends.tensorrt.util import format_precision_summary
 from accel_ai_ros.backends.tensorrt.util import import_cudart
 from accel_ai_ros.backends.tensorrt.util import import_tensorrt
+from accel_ai_ros.backends.tensorrt.util import io_tensor_problem
 from accel_ai_ros.backends.tensorrt.util import numpy_dtype
 from accel_ai_ros.backends.tensorrt.util import one_line
 from accel_ai_ros.backends.tensorrt.util import precision_warning
@@ -125,9 +127,24 @@ def _deserialize(path: Path, size: int, allow_plugins: bool,
             here: Optional[PlatformInfo] = device_platform(device)
         except AccelAiError:
             here = None
-        raise EngineError(deserialize_failure_message(
+        raise EngineDeserializeError(deserialize_failure_message(
             path, size, here, read_manifest(path), TrtLog.take_errors(), allow_plugins))
     return runtime, engine
+
+
+def released(cudart: Any, result: Any, what: str) -> bool:
+    """Check the result of a CUDA free or destroy call; log (never raise) a failure.
+
+    Teardown goes on after a failed release, so that the other resources are freed too; the
+    failure is logged with the CUDA error name, since it usually means a sticky device error.
+    """
+    err = result[0] if isinstance(result, tuple) else result
+    if err == cudart.cudaError_t.cudaSuccess:
+        return True
+    name = cudart.cudaGetErrorName(err)[1]
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    logger.warning('CUDA %s failed while releasing TensorRT resources: %s', what, name)
+    return False
 
 
 class _Buffer:
@@ -159,7 +176,8 @@ class _Buffer:
         """Release the memory."""
         if self.ptr:
             release = self._cudart.cudaFreeHost if self._pinned else self._cudart.cudaFree
-            release(self.ptr)
+            released(self._cudart, release(self.ptr), 'cudaFreeHost' if self._pinned
+                     else 'cudaFree')
             self.ptr = 0
             self.nbytes = 0
 
@@ -234,6 +252,10 @@ class TensorRTRunner(Runner):
         import tensorrt as trt
         for index in range(engine.num_io_tensors):
             name = engine.get_tensor_name(index)
+            problem = io_tensor_problem(name, engine.get_tensor_location(name).name,
+                                        bool(engine.is_shape_inference_io(name)))
+            if problem:
+                raise EngineError(f'{str(self.path)!r}: {problem}')
             dtype = numpy_dtype(engine.get_tensor_dtype(name).name, name)
             info = TensorInfo(name, dims_to_shape(engine.get_tensor_shape(name)), dtype)
             if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
@@ -273,9 +295,9 @@ class TensorRTRunner(Runner):
         self._device_buffers, self._host_buffers = {}, {}
         if cudart is not None:
             for event in self._events:
-                cudart.cudaEventDestroy(event)
+                released(cudart, cudart.cudaEventDestroy(event), 'cudaEventDestroy')
             if self._stream:
-                cudart.cudaStreamDestroy(self._stream)
+                released(cudart, cudart.cudaStreamDestroy(self._stream), 'cudaStreamDestroy')
         self._events, self._stream = (), 0
         self._context = None
         self._engine = None
@@ -303,8 +325,16 @@ class TensorRTRunner(Runner):
                                  f'{self.describe()}')
         buffer = self._device_buffers.setdefault(name, _Buffer(self._cudart, pinned=False))
         ptr = buffer.ensure(nbytes)
-        self._context.set_tensor_address(name, ptr)
+        self._bind(name, ptr)
         return ptr
+
+    def _bind(self, name: str, ptr: int) -> None:
+        """Give TensorRT the address of tensor ``name``; InferenceError when it refuses."""
+        assert self._context is not None
+        if not self._context.set_tensor_address(name, ptr):
+            raise InferenceError(f'TensorRT refused the buffer of tensor {name!r} of '
+                                 f'{self.name!r}: '
+                                 f'{"; ".join(TrtLog.take_errors()) or "no detail"}')
 
     def _infer(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Copy the feed to the device, execute, copy outputs back; synchronised."""
@@ -337,7 +367,7 @@ class TensorRTRunner(Runner):
             shapes[info.name] = shape
             nbytes = int(np.prod(shape, dtype=np.int64)) * info.dtype.itemsize
             device = self._device_buffers.setdefault(info.name, _Buffer(cudart, pinned=False))
-            context.set_tensor_address(info.name, device.ensure(nbytes))
+            self._bind(info.name, device.ensure(nbytes))
             self._host_buffers.setdefault(info.name, _Buffer(cudart, pinned=True)).ensure(nbytes)
         start, end = self._events
         cuda_call(cudart, cudart.cudaEventRecord(start, self._stream), 'cudaEventRecord')

@@ -112,25 +112,45 @@ def profile_problem(name: str, shape: Sequence[int], minimum: Sequence[int],
             f'engine with a wider profile (accel-ai-build --min-shape/--max-shape)')
 
 
+#: Per-tensor inspector fields that name a type, in the order they are read (lower case):
+#: TensorRT 11 writes ``Datatype`` and ``Format`` apart, TensorRT 10 one ``Format/Datatype``.
+_TYPE_FIELDS = ('datatype', 'format/datatype', 'format')
+
+
+def tensor_precision(desc: Any) -> Optional[str]:
+    """Return the precision named by one inspector tensor description, or None.
+
+    Field names are matched without regard to case, so TensorRT 10's ``Format/Datatype``
+    ('Channel major FP16 format ...', 'Half') and TensorRT 11's ``Datatype`` ('Half') and
+    ``Format`` ('Row major linear FP32 format (kLINEAR)') are all read.
+    """
+    if not isinstance(desc, dict):
+        return None
+    fields = {str(key).lower(): value for key, value in desc.items()}
+    for field in _TYPE_FIELDS:
+        words = re.findall(r'[a-z0-9]+', str(fields.get(field, '')).lower())
+        found = [_PRECISION_WORDS[w] for w in words if w in _PRECISION_WORDS]
+        if found:
+            return found[0]
+    return None
+
+
 def layer_precision(layer: Any) -> str:
     """Return the precision one inspector layer runs in, read from its tensor types.
 
     A layer's precision is the type of its first input with a known type (its first output
-    when it has none). Works on TensorRT 10 ('Format/Datatype' text) and TensorRT 11
-    ('DataType' field) layouts; 'unknown' when the engine lists layer names only.
+    when it has none). 'unknown' when the engine lists layer names only (no
+    ProfilingVerbosity.DETAILED), 'unrecognised' when a detailed layer names no type this
+    package can read.
     """
     if not isinstance(layer, dict):
         return 'unknown'
     for key in ('Inputs', 'Outputs'):
         for desc in layer.get(key) or []:
-            if not isinstance(desc, dict):
-                continue
-            for field in ('DataType', 'Format/Datatype', 'Format/DataType'):
-                words = re.findall(r'[a-z0-9]+', str(desc.get(field, '')).lower())
-                found = [_PRECISION_WORDS[w] for w in words if w in _PRECISION_WORDS]
-                if found:
-                    return found[0]
-    return 'unknown'
+            found = tensor_precision(desc)
+            if found:
+                return found
+    return 'unrecognised'
 
 
 def summarize_layer_precisions(engine_json: str) -> Dict[str, int]:
@@ -160,12 +180,16 @@ def format_precision_summary(counts: Dict[str, int]) -> str:
     if set(counts) == {'unknown'}:
         return (f'{total} layers, precisions unknown: the engine was built without '
                 f'ProfilingVerbosity.DETAILED; rebuild it with accel-ai-build to see them')
+    if set(counts) <= {'unknown', 'unrecognised'}:
+        return (f'{total} layers, precisions unrecognised: this TensorRT writes layer types '
+                f'in a layout this package does not read; please report it with the output '
+                f'of IEngineInspector')
     return f'{total} layers: ' + ', '.join(f'{name} {count}' for name, count in counts.items())
 
 
 def precision_warning(requested: str, counts: Dict[str, int]) -> Optional[str]:
     """Return a warning when an engine asked for ``requested`` runs no layer in it."""
-    known = {k: v for k, v in counts.items() if k != 'unknown'}
+    known = {k: v for k, v in counts.items() if k not in ('unknown', 'unrecognised')}
     if not known or requested not in ('fp16', 'int8') or known.get(requested, 0):
         return None
     return (f'the engine was built as {requested} but runs no {requested} layer '
@@ -202,6 +226,54 @@ def deserialize_failure_message(
     if trt_errors:
         text += f' [TensorRT: {"; ".join(trt_errors[-3:])}]'
     return one_line(text)
+
+
+def io_tensor_problem(name: str, location: str, shape_inference_io: bool) -> Optional[str]:
+    """Return why an engine IO tensor cannot be served by this runner, or None.
+
+    ``location`` is the name of ``engine.get_tensor_location(name)`` ('DEVICE' or 'HOST').
+    The runner hands every IO tensor a device buffer; a host-located tensor or a shape tensor
+    (``is_shape_inference_io``) would need host memory holding shape values instead.
+    """
+    if shape_inference_io:
+        return (f'engine tensor {name!r} is a shape tensor (is_shape_inference_io): its '
+                f'values set the shapes of other tensors, which this runner does not support; '
+                f'export the model with static shapes or use the optimization profile')
+    location = str(location).upper().rsplit('.', 1)[-1]
+    if location != 'DEVICE':
+        return (f'engine tensor {name!r} lives in host memory (TensorLocation {location}), '
+                f'which this runner does not support; rebuild the engine so that its inputs '
+                f'and outputs are device tensors')
+    return None
+
+
+class EngineDeserializeError(EngineError):
+    """TensorRT refused the engine file itself: corrupt, or built for another platform.
+
+    Only this failure means that rebuilding from the ONNX source can help; an out-of-memory
+    error creating an execution context does not.
+    """
+
+
+class RecentErrors:
+    """The last ``limit`` error lines, appended and drained from any thread under a lock."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self.limit = int(limit)
+        self._lock = threading.Lock()
+        self._lines: List[str] = []
+
+    def add(self, line: str) -> None:
+        """Append one line, dropping the oldest beyond the limit."""
+        with self._lock:
+            self._lines.append(line)
+            del self._lines[:-self.limit]
+
+    def take(self) -> List[str]:
+        """Return and forget the lines added since the last call."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+        return lines
 
 
 # -- TensorRT and CUDA adapters --------------------------------------------------------------
@@ -259,7 +331,8 @@ class TrtLog:
 
     _instance: Any = None
     _lock = threading.Lock()
-    errors: List[str] = []
+    #: Errors TensorRT logged (from any thread, in its callbacks), drained by take_errors.
+    recent = RecentErrors(8)
 
     @classmethod
     def get(cls) -> Any:
@@ -275,7 +348,7 @@ class TrtLog:
                     def log(self, severity: Any, msg: str) -> None:
                         if severity in (trt.ILogger.Severity.INTERNAL_ERROR,
                                         trt.ILogger.Severity.ERROR):
-                            TrtLog.errors = (TrtLog.errors + [one_line(msg)])[-8:]
+                            TrtLog.recent.add(one_line(msg))
                             logger.debug('TensorRT error: %s', msg)
                         elif severity == trt.ILogger.Severity.WARNING:
                             logger.debug('TensorRT warning: %s', msg)
@@ -287,5 +360,4 @@ class TrtLog:
     @classmethod
     def take_errors(cls) -> List[str]:
         """Return and forget the errors logged since the last call."""
-        errors, cls.errors = cls.errors, []
-        return errors
+        return cls.recent.take()
