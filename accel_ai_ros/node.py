@@ -27,8 +27,8 @@ from typing import Any
 from typing import Dict
 from typing import List
 from typing import Optional
+from typing import Tuple
 
-from diagnostic_msgs.msg import DiagnosticStatus
 from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
@@ -46,6 +46,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 from std_msgs.msg import Float32
 from std_msgs.msg import Float32MultiArray
+from std_msgs.msg import String
 
 from accel_ai_ros import messages
 from accel_ai_ros.annotate import annotate
@@ -65,11 +66,18 @@ from accel_ai_ros.frame_processor import ProcessingSettings
 from accel_ai_ros.image_codec import decode_compressed_msg
 from accel_ai_ros.image_codec import decode_image_msg
 from accel_ai_ros.image_codec import encode_image
+from accel_ai_ros.monitoring.adaptive import AdaptiveConfig
+from accel_ai_ros.monitoring.adaptive import Ladder
+from accel_ai_ros.monitoring.health import HealthLimits
+from accel_ai_ros.monitoring.supervisor import ladder_from_report
+from accel_ai_ros.monitoring.supervisor import Supervisor
+from accel_ai_ros.monitoring.system import SystemMonitor
 from accel_ai_ros.params import check_precision
 from accel_ai_ros.params import coerce_overrides
 from accel_ai_ros.params import configured_precisions
 from accel_ai_ros.params import PARAMETERS
 from accel_ai_ros.params import ParamSpec
+from accel_ai_ros.params import PRECISIONS
 from accel_ai_ros.params import resolve_path
 from accel_ai_ros.params import start_up_problem
 from accel_ai_ros.params import unknown_parameters
@@ -96,6 +104,8 @@ _PARAM_TYPES = {
 }
 _RUNTIME_SETTINGS = ('top_k', 'apply_softmax', 'score_threshold', 'iou_threshold',
                      'max_detections')
+#: How often the node snapshots its counters and runs the adaptive-precision policy.
+_TICK_S = 0.5
 
 
 def descriptor_for(spec: ParamSpec) -> ParameterDescriptor:
@@ -145,6 +155,17 @@ class InferenceNode(LifecycleNode):
         self._report: Optional[Dict[str, Any]] = None
         self._activated_at = 0.0
         self._no_frame_warned = False
+        self._last_failure = ''
+        self._internal_precision: Optional[str] = None
+        self._ladder = Ladder(())
+        self._supervisor = Supervisor(*self._monitoring_settings(),
+                                      window_s=float(self._values['health_window_s']))
+        self._system: Optional[SystemMonitor] = None
+        if float(self._values['system_monitoring_period_s']) > 0.0:
+            self._system = SystemMonitor(float(self._values['system_monitoring_period_s']),
+                                         gpu_device=int(self._values['gpu_device']))
+            self._system.start()
+        self.create_timer(_TICK_S, self._monitoring_tick)
         self._diagnostics_pub = self.create_publisher(
             messages.DiagnosticArray, '/diagnostics', 10)
         self.create_timer(float(self._values['diagnostics_period_s']), self._publish_diagnostics)
@@ -194,6 +215,7 @@ class InferenceNode(LifecycleNode):
         if not self._declaring:
             self._values.update(changes)
             self._apply_runtime_changes(changes)
+            self._apply_monitoring_changes(changes)
         return SetParametersResult(successful=True)
 
     def _apply_runtime_changes(self, changes: Dict[str, Any]) -> None:
@@ -262,13 +284,16 @@ class InferenceNode(LifecycleNode):
         if error is None and runner is not None:
             self._serving_precision = tag
             self._last_error = ''
+            self._supervisor.swapped(tag)
+            self._publish_precision()
             self.get_logger().info(f'now running {tag}: {runner.describe()}')
             return
         self._last_error = f'loading {tag} failed: {error}'
         self.get_logger().error(f'{self._last_error}; {self._serving_precision} keeps serving')
         self._requested_precision = self._serving_precision
         if self._serving_precision:
-            self.set_parameters([Parameter('precision', value=self._serving_precision)])
+            self._supervisor.swapped(self._serving_precision)
+            self._set_precision_internally(self._serving_precision)
 
     # -- lifecycle -----------------------------------------------------------------------
     def _autostart(self) -> None:
@@ -301,6 +326,7 @@ class InferenceNode(LifecycleNode):
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         pubs = {'latency': self.create_lifecycle_publisher(Float32, '~/latency', qos),
                 'ready': self.create_lifecycle_publisher(Bool, '~/ready', latched),
+                'precision': self.create_lifecycle_publisher(String, '~/precision', latched),
                 'output': self.create_lifecycle_publisher(Float32MultiArray, '~/output', qos),
                 'annotated': self.create_lifecycle_publisher(
                     Image, '~/image_annotated', qos_profile_sensor_data)}
@@ -355,8 +381,12 @@ class InferenceNode(LifecycleNode):
                 Image, 'image', self._pipeline.submit, qos, event_callbacks=events, raw=True)
         self._activated_at = time.monotonic()
         self._no_frame_warned = False
+        self._last_failure = ''
+        self._build_ladder()
+        self._supervisor.activated(precision)
         result = super().on_activate(state)
         self._pubs['ready'].publish(Bool(data=True))
+        self._publish_precision()
         return result
 
     def _free_warm(self) -> None:
@@ -366,6 +396,7 @@ class InferenceNode(LifecycleNode):
 
     def _stop_engine(self) -> None:
         self._free_warm()
+        self._supervisor.deactivated()
         if self._subscription is not None and self.context.ok():
             # (After Ctrl-C rclpy has already shut the context down: nothing to tell.)
             self._pubs['ready'].publish(Bool(data=False))
@@ -404,6 +435,8 @@ class InferenceNode(LifecycleNode):
     def destroy_node(self) -> None:
         """Stop the worker before the node goes away."""
         self._stop_engine()
+        if self._system is not None:
+            self._system.stop()
         super().destroy_node()
 
     # -- frames --------------------------------------------------------------------------
@@ -444,10 +477,14 @@ class InferenceNode(LifecycleNode):
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         if stamp_ns:
             timings['stamp_to_publish'] = (now_ns - stamp_ns) / 1e6
+            timings['transport'] = timings['stamp_to_publish'] - total_ms
         for stage, ms in timings.items():
             self.latency.record(stage, ms)
+        self._supervisor.frame_done(self._serving_precision, total_ms,
+                                    timings.get('inference', 0.0))
 
     def _on_frame_error(self, frame: PendingFrame, error: BaseException) -> None:
+        self._last_failure = one_line(f'{type(error).__name__}: {error}', 200)
         if isinstance(error, ImageDecodeError):
             self._log_by_kind(f'rejected:{error.kind}', logging.WARNING,
                               f'frame rejected: {error}')
@@ -504,20 +541,100 @@ class InferenceNode(LifecycleNode):
 
     def _publish_diagnostics(self) -> None:
         engine = self._pipeline.runner if self._pipeline is not None else None
-        level, summary = DiagnosticStatus.OK, f'running {self._serving_precision}'
-        if engine is None:
-            level, summary = DiagnosticStatus.WARN, 'no engine loaded (' + \
-                self._state_label() + ')'
-        if self._last_error:
-            level, summary = DiagnosticStatus.ERROR, self._last_error
+        sample = self._system.latest() if self._system is not None else None
+        health = self._supervisor.health(
+            active=engine is not None and self._subscription is not None,
+            summary_ok=f'running {self._serving_precision}', engine_error=self._last_error,
+            last_failure=self._last_failure, sample=sample)
+        extra = dict(self._supervisor.values())
+        if self._last_failure:
+            extra['last failure'] = self._last_failure
         values = diagnostic_values(
             self.counters.snapshot(), self.latency.summary(),
             backend=engine.backend_name if engine else '',
             precision=self._serving_precision,
-            engine=str(self._values.get(f'engines.{self._serving_precision}', '')))
+            engine=str(self._values.get(f'engines.{self._serving_precision}', '')),
+            system=sample, extra=extra)
+        device = sample.values.get('gpu memory total MB') if sample else None
+        hardware = f'{engine.backend_name if engine else "none"} on ' + \
+            (f'gpu {self._values["gpu_device"]}' if device else 'cpu')
         self._diagnostics_pub.publish(messages.diagnostics_to_msg(
             self.get_clock().now().to_msg(), f'{self.get_fully_qualified_name()}: inference',
-            engine.backend_name if engine else 'none', level, summary, values))
+            hardware, health.level, health.message, values))
+
+    # -- monitoring and adaptive precision -----------------------------------------------
+    def _monitoring_settings(self) -> Tuple[HealthLimits, AdaptiveConfig]:
+        v = self._values
+        limits = HealthLimits(
+            latency_budget_ms=float(v['latency_budget_ms']),
+            drop_rate_warn=float(v['drop_rate_warn']),
+            failure_warn_ratio=float(v['failure_warn_ratio']),
+            failure_error_ratio=float(v['failure_error_ratio']),
+            no_image_error_s=float(v['no_image_error_s']))
+        config = AdaptiveConfig(
+            latency_budget_ms=float(v['latency_budget_ms']),
+            breach_window_s=float(v['adaptive_breach_window_s']),
+            recover_ratio=float(v['adaptive_recover_ratio']),
+            min_dwell_s=float(v['adaptive_min_dwell_s']),
+            override_pause_s=float(v['adaptive_override_pause_s']),
+            drop_rate_limit=float(v['drop_rate_warn']))
+        return limits, config
+
+    def _apply_monitoring_changes(self, changes: Dict[str, Any]) -> None:
+        self._supervisor.configure(*self._monitoring_settings())
+        if 'min_accuracy' in changes:
+            self._build_ladder()
+        precision = changes.get('precision')
+        if precision is not None and precision != self._internal_precision:
+            self._supervisor.manual(str(precision))
+
+    def _build_ladder(self) -> None:
+        values = self._values
+        configured = configured_precisions(values)
+        backends: Dict[str, Optional[str]] = {}
+        for precision in configured:
+            try:
+                backends[precision] = backend_for(values, precision)
+            except AccelAiError:
+                backends[precision] = None
+        self._ladder = ladder_from_report(self._report, configured,
+                                          float(values['min_accuracy']), backends, PRECISIONS)
+        if values['adaptive_precision']:
+            out = '; '.join(f'{p}: {why}' for p, why in self._ladder.excluded)
+            self.get_logger().info(
+                f'adaptive precision between {", ".join(self._ladder.names())} (latency '
+                f'budget {float(values["latency_budget_ms"]):g} ms)'
+                f'{"; left out: " + out if out else ""}')
+
+    def _set_precision_internally(self, precision: str) -> None:
+        self._internal_precision = precision
+        try:
+            result = self.set_parameters([Parameter('precision', value=precision)])[0]
+        finally:
+            self._internal_precision = None
+        if not result.successful:
+            self.get_logger().warning(f'precision {precision} refused: {result.reason}')
+            self._supervisor.swapped(self._serving_precision)
+
+    def _publish_precision(self) -> None:
+        publisher = self._pubs.get('precision')
+        if publisher is not None and self._serving_precision:
+            publisher.publish(String(data=self._serving_precision))
+
+    def _monitoring_tick(self) -> None:
+        self._supervisor.counters(self.counters.snapshot())
+        pipeline = self._pipeline
+        if not self._values['adaptive_precision'] or pipeline is None \
+                or self._subscription is None or pipeline.swap_pending \
+                or self._requested_precision != self._serving_precision:
+            return
+        sample = self._system.latest() if self._system is not None else None
+        decision = self._supervisor.adapt(self._ladder, sample,
+                                          float(self._values['min_accuracy']))
+        if decision is None:
+            return
+        self.get_logger().info(decision.reason)
+        self._set_precision_internally(decision.precision)
 
     def _state_label(self) -> str:
         return 'active' if self._subscription is not None else 'inactive'

@@ -193,6 +193,39 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        'drawn.'),
     _p('diagnostics_period_s', 1.0, 'Period of the /diagnostics status.', read_only=True,
        min_value=0.1, max_value=60.0),
+    # -- monitoring and adaptive precision (docs/diagnostics.md, docs/adaptive.md) --------
+    _p('system_monitoring_period_s', 1.0, 'Period of the process, system and GPU sampling '
+       '(psutil, NVML, jtop or tegrastats) on its own thread (0: off).', read_only=True,
+       min_value=0.0, max_value=60.0),
+    _p('latency_budget_ms', 0.0, 'Receipt-to-publish latency a frame should meet: '
+       '/diagnostics warns when the p99 over health_window_s is over it, and adaptive '
+       'precision keeps the p95 under it (0: no budget).', min_value=0.0,
+       max_value=60000.0),
+    _p('health_window_s', 10.0, 'Window of the frame shares and latency percentiles that '
+       'set the /diagnostics level.', read_only=True, min_value=1.0, max_value=3600.0),
+    _p('drop_rate_warn', 0.2, 'Share of received frames dropped (overtaken, stale, no '
+       'engine) over the window above which /diagnostics warns and adaptive precision '
+       'steps down.', min_value=0.0, max_value=1.0),
+    _p('failure_warn_ratio', 0.1, 'Share of failed or rejected frames over the window at '
+       'which /diagnostics turns WARN.', min_value=0.0, max_value=1.0),
+    _p('failure_error_ratio', 0.5, 'Share of failed or rejected frames over the window at '
+       'which /diagnostics turns ERROR.', min_value=0.0, max_value=1.0),
+    _p('no_image_error_s', 10.0, '/diagnostics turns ERROR when an active node got no image '
+       'for this long (0: never).', min_value=0.0, max_value=86400.0),
+    _p('adaptive_precision', False, 'Step to a faster configured precision when the latency '
+       'budget, the drop rate or GPU throttling is breached, and back when the load passes; '
+       'never below min_accuracy (docs/adaptive.md).'),
+    _p('adaptive_breach_window_s', 3.0, 'How long a breach (or its end) must last before '
+       'adaptive precision acts.', min_value=0.1, max_value=3600.0),
+    _p('adaptive_recover_ratio', 0.7, 'Step back to a slower precision only when its '
+       'predicted latency is under this share of latency_budget_ms (hysteresis).',
+       min_value=0.05, max_value=1.0),
+    _p('adaptive_min_dwell_s', 10.0, 'Least time between two adaptive changes; doubled '
+       '(up to 8x) each time a step back up is undone soon after.', min_value=0.0,
+       max_value=3600.0),
+    _p('adaptive_override_pause_s', 60.0, 'After an operator sets precision, adaptive '
+       'precision takes it as the preferred one and waits this long before acting.',
+       min_value=0.0, max_value=86400.0),
 )
 
 SPECS: Dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
@@ -306,6 +339,11 @@ def validate(changes: Mapping[str, Any], current: Mapping[str, Any],
         problem = check_value(spec, value)
         if problem:
             return problem
+    if {'failure_warn_ratio', 'failure_error_ratio'} & set(changes) \
+            and 'failure_warn_ratio' in merged and 'failure_error_ratio' in merged \
+            and float(merged['failure_warn_ratio']) > float(merged['failure_error_ratio']):
+        return (f'failure_warn_ratio ({merged["failure_warn_ratio"]:g}) must not exceed '
+                f'failure_error_ratio ({merged["failure_error_ratio"]:g})')
     if check_files and 'precision' in changes:
         return check_precision(str(merged['precision']), merged)
     return None

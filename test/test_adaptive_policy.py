@@ -117,8 +117,8 @@ def test_never_below_the_accuracy_floor():
 
 
 def test_ladder_follows_the_reports_latency_when_it_has_all():
-    ladder = build_ladder(['fp32', 'fp16', 'int8'], {}, {'fp32': 5.0, 'fp16': 9.0,
-                                                          'int8': 2.0}, 0.0, ORDER)
+    latency = {'fp32': 5.0, 'fp16': 9.0, 'int8': 2.0}
+    ladder = build_ladder(['fp32', 'fp16', 'int8'], {}, latency, 0.0, ORDER)
     assert ladder.names() == ['fp16', 'fp32', 'int8']
 
 

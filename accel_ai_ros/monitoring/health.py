@@ -78,7 +78,7 @@ class TimedSamples:
         return [v for _, v in self._items]
 
     def percentile(self, now: float, q: float) -> float:
-        """Return the ``q`` percentile (0 to 100) of the window; nan when it is empty."""
+        """Return the ``q``-th percentile of the window, q from 0 to 100; nan when empty."""
         data = self.values(now)
         return float(np.percentile(data, q)) if data else math.nan
 
