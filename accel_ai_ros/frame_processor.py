@@ -33,6 +33,8 @@ from typing import Tuple
 import numpy as np
 
 from accel_ai_ros.backends.base import Runner
+from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.errors import EngineError
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.preprocess import spec_from_tensor
@@ -119,6 +121,27 @@ class FrameProcessor:
     def spec_for(self, runner: Runner) -> PreprocessSpec:
         """Return the preprocessing spec this runner's input needs with the current settings."""
         return self._prepare(runner).spec
+
+    def check(self, runner: Runner) -> None:
+        """
+        Refuse an engine that cannot serve: the checks activation and every swap share.
+
+        The preprocessing spec is built from the engine's input (rank, channels, size), then
+        one grey test frame goes through the real preprocessing, inference and output
+        decoding, exactly as a camera frame would.
+
+        :raises EngineError: naming what failed; the engine is left active (the caller
+            deactivates it).
+        """
+        try:
+            spec = self._prepare(runner).spec
+            frame = np.full((spec.height, spec.width, 3), 114, dtype=np.uint8)
+            self.process(DecodedImage(frame, 'bgr'), runner)
+        except AccelAiError as exc:
+            raise EngineError(f'{runner.describe()} cannot serve: {exc}') from exc
+        except Exception as exc:  # noqa: B902 - a backend's own error, named
+            raise EngineError(f'{runner.describe()} fails a test frame: '
+                              f'{type(exc).__name__}: {exc}') from exc
 
     def _prepare(self, runner: Runner) -> _Prepared:
         with self._lock:

@@ -267,15 +267,27 @@ class InferenceNode(LifecycleNode):
             raise AccelAiError(problem)
 
     def _loader_for(self, precision: str) -> Loader:
+        """Return a loader whose runner has passed the checks of :meth:`FrameProcessor.check`."""
         warm = self._warm.pop(precision, None)
-        if warm is not None:
-            return lambda: warm
-        return loader_for(self._values, precision)
+        load: Loader = (lambda: warm) if warm is not None \
+            else loader_for(self._values, precision)
+        processor = self._processor
+        assert processor is not None, 'engines load only after configure'
+
+        def load_and_check() -> Runner:
+            runner = load()
+            try:
+                processor.check(runner)
+            except BaseException:
+                runner.deactivate()
+                raise
+            return runner
+        return load_and_check
 
     def _prebuild(self, serving: str) -> None:
         for precision in configured_precisions(self._values):
             if precision != serving and precision not in self._warm:
-                self._warm[precision] = loader_for(self._values, precision)()
+                self._warm[precision] = self._loader_for(precision)()
                 self.get_logger().info(f'{precision} engine ready: '
                                        f'{self._warm[precision].describe()}')
 
@@ -343,8 +355,6 @@ class InferenceNode(LifecycleNode):
         runner: Optional[Runner] = None
         try:
             runner = self._loader_for(precision)()
-            assert self._processor is not None
-            self._processor.spec_for(runner)
             if self._values['prebuild_engines']:
                 self._prebuild(precision)
         except Exception as exc:  # noqa: B902 - a failed activation always says why

@@ -23,6 +23,7 @@ from typing import Dict
 import cv2
 from hostile_images import png_bomb
 from models import make_classifier
+from models import make_identity_model
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
@@ -118,3 +119,30 @@ def test_raw_images_over_the_limit_are_rejected(ros, engines):
     node.set_parameters([Parameter('max_image_pixels', value=48 * 64)])
     pub.publish(image_msg(pixels, 'rgb8'))
     assert wait_for(lambda: node.counters.get('processed') == 1)
+
+
+def test_a_swap_to_an_unusable_model_is_refused_and_the_old_engine_keeps_serving(
+        ros, engines, tmp_path, capfd):
+    flat = make_identity_model(tmp_path / 'flat.onnx', shape=(1, 64))  # not an image model
+    node = start_node(ros, {'fp32': engines['fp32'], 'fp16': str(flat)})
+    pub = ros.node('swap_pub').create_publisher(
+        Image, f'{node.get_namespace()}/image', reliable(10))
+    assert wait_for(lambda: pub.get_subscription_count() > 0)
+    frame = image_msg(np.zeros((48, 64, 3), np.uint8), 'rgb8')
+    pub.publish(frame)
+    assert wait_for(lambda: node.counters.get('processed') == 1)
+    capfd.readouterr()
+    assert node.set_parameters([Parameter('precision', value='fp16')])[0].successful
+    said = []
+
+    def refused() -> bool:
+        said.append(capfd.readouterr().err)
+        return node.get_parameter('precision').value == 'fp32' and 'keeps serving' in ''.join(
+            said)
+    assert wait_for(refused, timeout=20.0), ''.join(said)
+    text = ''.join(said)
+    assert 'loading fp16 failed' in text and 'flat.onnx' in text and '4-D' in text, text
+    assert 'now running fp16' not in text, text
+    pub.publish(frame)
+    assert wait_for(lambda: node.counters.get('processed') == 2)
+    assert node.counters.get('failed') == 0
