@@ -28,23 +28,21 @@ with ONNX Runtime on the held-out split of :mod:`accel_ai_ros_tools.digits`.
 
 import argparse
 import json
-import logging
 import os
 from pathlib import Path
 import sys
 from typing import Any
 from typing import Dict
-from typing import Iterator
 from typing import List
 from typing import Optional
 from typing import Sequence
+from typing import Tuple
 import warnings
 
 import numpy as np
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
-from accel_ai_ros.fileio import atomic_output
 from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros_tools.digits import IMAGE_SIZE
 from accel_ai_ros_tools.digits import NUM_CLASSES
@@ -140,30 +138,31 @@ def _fp16(model: Any) -> Any:
         return float16.convert_float_to_float16(model, keep_io_types=True)
 
 
-def _quantize_int8(fp32_path: Path, out_path: Path, calibration: np.ndarray) -> None:
-    """Quantize statically to INT8 QDQ, symmetric, per-channel weights."""
-    from onnxruntime import quantization as q
+def _quantize_int8(fp32: Any, calibration: np.ndarray) -> Tuple[Any, Dict[str, Any]]:
+    """
+    Quantize through the variants library as ``accel-ai-variants --int8-target cpu`` does.
 
-    class _Reader(q.CalibrationDataReader):
-        def __init__(self, images: np.ndarray) -> None:
-            self._iter: Iterator[np.ndarray] = iter(images)
+    The demo runs on ONNX Runtime's CPU provider, so its INT8 model is the ``cpu`` target
+    (uint8 activations, int8 weights, 7-bit weights on CPUs without VNNI). The calibration
+    digits go in as 8-bit mono images and are preprocessed as the node preprocesses frames.
+    """
+    from accel_ai_ros.image_codec import DecodedImage
+    from accel_ai_ros_tools.variants.calibration import CalibrationReader
+    from accel_ai_ros_tools.variants.int8 import quantize_int8
+    pixels = np.clip(np.rint(calibration * (255.0 / 16.0)), 0, 255).astype(np.uint8)
+    frames = (DecodedImage(np.ascontiguousarray(image), 'mono') for image in pixels)
+    reader = CalibrationReader(frames, _spec(), INPUT_NAME, count=len(pixels))
+    return quantize_int8(fp32, _spec(), reader, method='minmax', target='cpu',
+                         target_opset=OPSET)
 
-        def get_next(self) -> Optional[Dict[str, np.ndarray]]:
-            image = next(self._iter, None)
-            if image is None:
-                return None
-            return {INPUT_NAME: image.reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE)}
 
-    logging.disable(logging.WARNING)  # quiet the 'consider pre-processing' advice
-    try:
-        q.quantize_static(
-            str(fp32_path), str(out_path), _Reader(calibration),
-            quant_format=q.QuantFormat.QDQ, activation_type=q.QuantType.QInt8,
-            weight_type=q.QuantType.QInt8, per_channel=True,
-            calibrate_method=q.CalibrationMethod.MinMax,
-            extra_options={'ActivationSymmetric': True, 'WeightSymmetric': True})
-    finally:
-        logging.disable(logging.NOTSET)
+def _spec() -> Any:
+    """Return the node's preprocessing for the demo model (as manifest.json describes it)."""
+    from accel_ai_ros.preprocess import PreprocessSpec
+    pre = _preprocessing()
+    return PreprocessSpec(IMAGE_SIZE, IMAGE_SIZE, resize_mode=pre['resize'],
+                          channel_order='mono', scale=pre['scale'], mean=tuple(pre['mean']),
+                          std=tuple(pre['std']))
 
 
 def predict(model_path: Path, images: np.ndarray) -> np.ndarray:
@@ -196,18 +195,30 @@ def _preprocessing() -> Dict[str, Any]:
     }
 
 
+def _up_to_date(output_dir: Path) -> bool:
+    """Return whether every file exists and the manifest records the INT8 target."""
+    if not all((output_dir / n).is_file() for n in output_files()):
+        return False
+    try:
+        with open(output_dir / MANIFEST_FILE, encoding='utf-8') as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and 'target' in (manifest.get('int8') or {})
+
+
 def build_demo_models(output_dir: Path, seed: int = 0, force: bool = False) -> Dict[str, Any]:
     """Train, export, quantize and score the demo models; return the manifest.
 
     When every output file already exists and ``force`` is false nothing is rewritten and
-    the existing manifest is returned. Each file appears atomically; the manifest is
-    written last, so an interrupted run is redone by the next one.
+    the existing manifest is returned, unless its INT8 model predates INT8 targets. Each
+    file appears atomically; the manifest is written last, so an interrupted run is redone
+    by the next one.
     """
     output_dir = Path(output_dir)
-    if not force and all((output_dir / n).is_file() for n in output_files()):
+    if not force and _up_to_date(output_dir):
         with open(output_dir / MANIFEST_FILE, encoding='utf-8') as f:
             return dict(json.load(f))
-    import onnx
     output_dir.mkdir(parents=True, exist_ok=True)
     x_train, x_test, y_train, y_test = split(seed)
     mlp = _train(x_train, y_train, seed)
@@ -216,9 +227,8 @@ def build_demo_models(output_dir: Path, seed: int = 0, force: bool = False) -> D
     _write_bytes(output_dir, model_file('fp16'), _fp16(fp32).SerializeToString())
     rng = np.random.default_rng(seed)
     calibration = x_train[rng.permutation(len(x_train))[:CALIBRATION_IMAGES]]
-    with atomic_output(output_dir / model_file('int8'), suffix='.tmp.onnx') as tmp:
-        _quantize_int8(output_dir / model_file('fp32'), tmp, calibration)
-        onnx.checker.check_model(str(tmp))
+    int8, int8_options = _quantize_int8(fp32, calibration)
+    _write_bytes(output_dir, model_file('int8'), int8.SerializeToString())
     _write_bytes(output_dir, LABELS_FILE,
                  ''.join(f'{i}\n' for i in range(NUM_CLASSES)).encode('utf-8'))
     reference = predict(output_dir / model_file('fp32'), x_test).argmax(axis=1)
@@ -238,6 +248,7 @@ def build_demo_models(output_dir: Path, seed: int = 0, force: bool = False) -> D
         'split': {'seed': seed, 'test_fraction': TEST_FRACTION, 'stratified': True,
                   'train_size': int(len(y_train)), 'held_out_size': int(len(y_test))},
         'preprocessing': _preprocessing(), 'variants': variants,
+        'int8': int8_options,
     }
     _write_bytes(output_dir, MANIFEST_FILE,
                  (json.dumps(manifest, indent=2) + '\n').encode('utf-8'))
@@ -264,7 +275,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parse(argv)
     output_dir = Path(args.output_dir)
     try:
-        existed = all((output_dir / n).is_file() for n in output_files())
+        existed = _up_to_date(output_dir)
         manifest = build_demo_models(output_dir, seed=args.seed, force=args.force)
     except (AccelAiError, OSError, ValueError) as exc:
         message = ' '.join(str(exc).split())

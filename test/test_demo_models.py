@@ -26,16 +26,23 @@ pytest.importorskip('onnxconverter_common')
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
 
+from accel_ai_ros.backends.onnxruntime.int8_target import cpu_int8_support  # noqa: E402
+from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGET_KEY  # noqa: E402
+from accel_ai_ros.backends.onnxruntime.int8_target import REDUCE_RANGE_KEY  # noqa: E402
 from accel_ai_ros_tools import digits  # noqa: E402
 from accel_ai_ros_tools.demo_models import main  # noqa: E402
 from accel_ai_ros_tools.demo_models import model_file  # noqa: E402
 from accel_ai_ros_tools.demo_models import output_files  # noqa: E402
 from accel_ai_ros_tools.digits import held_out_digits  # noqa: E402
 
-# Measured with seed 0: FP32 0.9733 held out, FP16 agrees 100 %, INT8 agrees 99.8 %.
+# Measured with seed 0: FP32 0.9733 held out, FP16 agrees 100 %. The INT8 model is the cpu
+# target made for the CPU at hand; its agreement, measured on a VNNI CPU (8-bit weights) and
+# under QEMU's Haswell model (AVX2 without VNNI, 7-bit weights): 100 % and 99.8 %. The old
+# symmetric int8 model agreed 95.6 % on the AVX2 CPU (int16 saturation), which this bound
+# catches.
 MIN_FP32_ACCURACY = 0.94
 MIN_FP16_AGREEMENT = 0.99
-MIN_INT8_AGREEMENT = 0.97
+MIN_INT8_AGREEMENT = 0.98
 
 
 @pytest.fixture(scope='module')
@@ -125,20 +132,33 @@ def test_fp16_model_computes_in_half(models: Path) -> None:
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
 
 
-def test_int8_model_is_qdq_with_int8_weights(models: Path) -> None:
-    """The INT8 file has Q/DQ nodes, int8 per-channel weights and symmetric zero points."""
+def test_int8_model_is_the_cpu_target(models: Path) -> None:
+    """
+    The INT8 file is the variants library's ``cpu`` target for this CPU.
+
+    Guards item 5 of issue 16 (the demo makes its INT8 model as accel-ai-variants does):
+    uint8 activations with zero points, int8 per-channel weights with zero points 0, the
+    target in the metadata, and 7-bit weights exactly where this CPU lacks VNNI.
+    """
     model = onnx.load(str(models / model_file('int8')))
     ops = [n.op_type for n in model.graph.node]
-    assert ops.count('QuantizeLinear') >= 3 and ops.count('DequantizeLinear') >= 5
-    inits = {i.name: i for i in model.graph.initializer}
-    int8_weights = [i for i in inits.values()
-                    if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2]
-    assert sorted(tuple(w.dims) for w in int8_weights) == [(10, 96), (96, 64)]
-    for name, init in inits.items():
-        if name.endswith('zero_point') and init.data_type == onnx.TensorProto.INT8:
-            assert not onnx.numpy_helper.to_array(init).any(), name
-    per_channel = [i for n, i in inits.items() if n.endswith('weight_scale')]
-    assert sorted(tuple(s.dims) for s in per_channel) == [(10,), (96,)]
+    assert ops.count('QuantizeLinear') >= 2 and ops.count('DequantizeLinear') >= 4
+    meta = {p.key: p.value for p in model.metadata_props}
+    needs = cpu_int8_support().needs_reduce_range
+    assert meta[INT8_TARGET_KEY] == 'cpu' and meta[REDUCE_RANGE_KEY] == str(needs).lower()
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    weights = {n: w for n, w in inits.items() if w.dtype == np.int8 and w.ndim == 2}
+    assert sorted(w.shape for w in weights.values()) == [(10, 96), (96, 64)]
+    for weight in weights.values():  # 7-bit weights stay within [-64, 64], 8-bit reach 127
+        assert (np.abs(weight).max() <= 64) == needs
+    for node in model.graph.node:
+        if node.op_type == 'DequantizeLinear' and node.input[0] in weights:
+            assert not inits[node.input[2]].any()  # weights: symmetric
+            assert inits[node.input[1]].shape == (weights[node.input[0]].shape[0],)
+        elif node.op_type == 'QuantizeLinear':
+            assert inits[node.input[2]].dtype == np.uint8  # activations: uint8
+    manifest = json.loads((models / 'manifest.json').read_text())
+    assert manifest['int8']['target'] == 'cpu' and manifest['int8']['reduce_range'] == needs
 
 
 def test_not_rewritten_without_force(models: Path, capsys: pytest.CaptureFixture) -> None:

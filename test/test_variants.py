@@ -36,6 +36,9 @@ import onnxruntime as ort
 import pytest
 from skimage import data
 
+from accel_ai_ros.backends.onnxruntime.int8_target import cpu_int8_support
+from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGET_KEY
+from accel_ai_ros.backends.onnxruntime.int8_target import REDUCE_RANGE_KEY
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
@@ -79,15 +82,27 @@ def _photos() -> List[DecodedImage]:
 PHOTOS = _photos()
 
 
-def _session(model: onnx.ModelProto) -> ort.InferenceSession:
+def _session(model: onnx.ModelProto, qdq_as_float: bool = False) -> ort.InferenceSession:
+    """
+    Return a CPU session; ``qdq_as_float`` runs Q/DQ models as their definition computes.
+
+    ONNX Runtime then keeps QuantizeLinear/DequantizeLinear apart and runs float operators
+    between them: every int8 product summed exactly, as TensorRT sums into int32. With its
+    fused integer kernels instead, a CPU without VNNI saturates int16 sums of symmetric int8
+    models (measured under QEMU's Haswell model: the face detector's box error 0.094 becomes
+    0.151), so TensorRT-target models are checked this way on every CPU.
+    """
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if qdq_as_float:
+        options.add_session_config_entry('session.disable_quant_qdq', '1')
     return ort.InferenceSession(model.SerializeToString(), options,
                                 providers=['CPUExecutionProvider'])
 
 
-def _outputs(model: onnx.ModelProto, spec: PreprocessSpec) -> List[List[np.ndarray]]:
-    session = _session(model)
+def _outputs(model: onnx.ModelProto, spec: PreprocessSpec,
+             qdq_as_float: bool = False) -> List[List[np.ndarray]]:
+    session = _session(model, qdq_as_float)
     name = session.get_inputs()[0].name
     pre = CpuPreprocessor(spec)
     return [session.run(None, {name: pre(image)[0]}) for image in PHOTOS]
@@ -212,20 +227,49 @@ def test_face_detector_int8_structure_and_agreement(face_variants: Dict[str, Any
             assert scale.size == 1
             activations += 1
     assert weights == 42 and activations > 40  # every Conv weight
+    meta = {p.key: p.value for p in int8.metadata_props}
+    assert meta[INT8_TARGET_KEY] == 'tensorrt' and meta[REDUCE_RANGE_KEY] == 'false'
+    assert face_variants['int8_options']['target'] == 'tensorrt'
+    # the accuracy of the TensorRT target, computed as TensorRT computes it on any CPU
     ref = _outputs(face_variants['fp32'], FACE_SPEC)
-    out = _outputs(int8, FACE_SPEC)
+    out = _outputs(int8, FACE_SPEC, qdq_as_float=True)
     score_err = [float(np.abs(a[0][..., 1] - b[0][..., 1]).max()) for a, b in zip(ref, out)]
     box_err = max(float(np.abs(a[1] - b[1]).max()) for a, b in zip(ref, out))
     cosine = min(_cosine(a[k], b[k]) for a, b in zip(ref, out) for k in (0, 1))
     best = [(float(a[0][0, :, 1].max()), float(b[0][0, :, 1].max())) for a, b in zip(ref, out)]
     print(f'int8 vs fp32: face score max abs {np.round(score_err, 4)}, box max abs '
           f'{box_err:.4f}, min cosine {cosine:.5f}, best face score {best}')
-    # measured (percentile 99.999, calibrated on these 5 photos): cosine 0.99965, box 0.094,
-    # face score up to 0.63 off (the cat's borderline 0.51 becomes 0.88); MinMax measured
-    # cosine 0.99884, box 0.233, score 0.84 off
+    # measured (percentile 99.999, calibrated on these 5 photos, Q/DQ computed exactly): cosine
+    # 0.99969, box 0.112, face score up to 0.49 off (the cat's borderline 0.51 becomes 0.79),
+    # the same on every CPU. ONNX Runtime's fused kernels gave box 0.094 with VNNI and 0.151
+    # without (QEMU Haswell): what failed CI on AVX2 machines.
     assert cosine > 0.9993 and box_err < 0.15 and max(score_err) < 0.7
     # the astronaut's face is found by both
     assert best[0][0] > 0.99 and best[0][1] > 0.99
+
+
+def test_face_detector_cpu_target_on_this_cpu(face_model: Path) -> None:
+    """
+    The cpu target, run by ONNX Runtime's fused integer kernels, agrees with FP32 here.
+
+    Guards issue 16's CI failure: one bound holds with VNNI (8-bit weights) and without
+    (AVX2: 7-bit weights, chosen from the CPU flags). Measured: with VNNI min cosine 0.99981,
+    box error 0.106; under QEMU's Haswell model (AVX2, no VNNI) 0.99967 and 0.082.
+    """
+    raw = onnx.load(str(face_model))
+    reader = CalibrationReader(iter(PHOTOS), FACE_SPEC, 'input', count=5)
+    int8, options = quantize_int8(raw, FACE_SPEC, reader, method='percentile', target='cpu')
+    assert options['target'] == 'cpu' and options['activations'] == 'uint8 asymmetric'
+    assert options['reduce_range'] == cpu_int8_support().needs_reduce_range
+    ref = _outputs(prepare_model(raw), FACE_SPEC)
+    out = _outputs(int8, FACE_SPEC)
+    box_err = max(float(np.abs(a[1] - b[1]).max()) for a, b in zip(ref, out))
+    cosine = min(_cosine(a[k], b[k]) for a, b in zip(ref, out) for k in (0, 1))
+    best = [(float(a[0][0, :, 1].max()), float(b[0][0, :, 1].max())) for a, b in zip(ref, out)]
+    print(f'cpu int8 ({cpu_int8_support().describe()}, reduce_range '
+          f'{options["reduce_range"]}): box max abs {box_err:.4f}, min cosine {cosine:.5f}')
+    assert cosine > 0.9993 and box_err < 0.13
+    assert best[0][1] > 0.99
 
 
 # -- calibration sources and cache --------------------------------------------------------
@@ -260,7 +304,7 @@ def test_cache_reused_and_sources(tmp_path: Path) -> None:
     stored = json.loads((tmp_path / 'cache.json').read_text())
     assert len(stored['entries']) == 2
     ref = _outputs(prepare_model(model), SMALL_SPEC)
-    out = _outputs(int8, SMALL_SPEC)
+    out = _outputs(int8, SMALL_SPEC, qdq_as_float=True)  # a TensorRT-target model
     assert min(_cosine(a[0], b[0]) for a, b in zip(ref, out)) > 0.99
 
 

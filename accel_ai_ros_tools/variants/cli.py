@@ -86,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
                      'the next run with the same model, method and preprocessing')
     cal.add_argument('--calibration-timeout', type=float, default=30.0,
                      help='seconds to wait for topic frames (default: %(default)s)')
+    cal.add_argument('--int8-target', choices=('tensorrt', 'cpu'), default='tensorrt',
+                     help='what the INT8 model is made for: tensorrt (symmetric int8 Q/DQ as '
+                          "TensorRT fuses it) or cpu (ONNX Runtime's CPU kernels: uint8 "
+                          'activations, int8 weights) (default: %(default)s)')
+    cal.add_argument('--int8-reduce-range', choices=('auto', 'on', 'off'), default='auto',
+                     help='cpu target: 7-bit weights, which CPUs without VNNI need to avoid '
+                          "saturation; auto reads this CPU's flags, so give on when the "
+                          'model will run on another CPU without VNNI (default: %(default)s)')
     cal.add_argument('--int8-exclude-nodes', type=_csv, default=[],
                      help='comma-separated node names to keep in float')
     cal.add_argument('--int8-op-types', type=_csv,
@@ -298,12 +306,15 @@ def _add_precisions(args: argparse.Namespace, manifest: Dict[str, Any], out_dir:
         int8, options = quantize_int8(
             fixed, spec, reader(), method=args.calibration_method, cache=cache,
             percentile=args.percentile, nodes_to_exclude=args.int8_exclude_nodes,
-            op_types=args.int8_op_types or DEFAULT_INT8_OP_TYPES, target_opset=args.opset)
+            op_types=args.int8_op_types or DEFAULT_INT8_OP_TYPES, target_opset=args.opset,
+            target=args.int8_target,
+            reduce_range={'auto': None, 'on': True, 'off': False}[args.int8_reduce_range])
         path = mf.write_atomic(out_dir / f'{stem}_int8.onnx', int8.SerializeToString())
         mf.add_variant(manifest, out_dir, f'{prefix}int8', 'int8', path,
                        options=dict(extra, **options),
-                       notes=f'{notes_prefix}explicit INT8 (QuantizeLinear/DequantizeLinear), '
-                             f'symmetric, per-channel weights')
+                       notes=f'{notes_prefix}explicit INT8 (QuantizeLinear/DequantizeLinear) '
+                             f'for {args.int8_target}: {options["activations"]} activations, '
+                             f'{options["weights"]} per-channel weights')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -12,14 +12,19 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Explicit INT8 quantization: QuantizeLinear / DequantizeLinear (QDQ) nodes.
+"""Explicit INT8 quantization: QuantizeLinear / DequantizeLinear (QDQ) nodes, for two targets.
 
-The form TensorRT's explicit quantization consumes (its only INT8 path from TensorRT 11 on)
-and ONNX Runtime runs as well: ``QuantFormat.QDQ``, signed int8 with zero point 0 for
-activations and weights (symmetric), per-channel weight scales (``axis`` on the weight's
-DequantizeLinear, opset 13+), a dedicated Q/DQ pair per consumer (TensorRT cannot share one,
-as ONNX Runtime's quantizer notes) and float biases (TensorRT has no int32 DequantizeLinear).
+- ``tensorrt``: the form TensorRT's explicit quantization consumes (its only INT8 path from
+  TensorRT 11 on): signed int8 with zero point 0 for activations and weights (symmetric),
+  per-channel weight scales (``axis`` on the weight's DequantizeLinear, opset 13+), a
+  dedicated Q/DQ pair per consumer (TensorRT cannot share one, as ONNX Runtime's quantizer
+  notes) and float biases (TensorRT has no int32 DequantizeLinear).
+- ``cpu``: what ONNX Runtime's CPU kernels run fastest and most accurately: uint8 activations
+  with a zero point (asymmetric), int8 per-channel weights, int32 biases, and 7-bit weights
+  (``reduce_range``) where the CPU lacks VNNI, because its AVX2 kernels saturate int16 sums
+  (:mod:`accel_ai_ros.backends.onnxruntime.int8_target`).
 
+The model records its target in its metadata, so the runner warns when it runs elsewhere.
 Ranges come from ONNX Runtime's calibrators (MinMax, Entropy, Percentile) run over frames
 preprocessed as the node does, or from a :class:`~accel_ai_ros_tools.variants.calibration.
 CalibrationCache` entry. Either way ONNX Runtime's ``QDQQuantizer`` is given the ranges, as
@@ -43,6 +48,10 @@ from typing import Tuple
 import numpy as np
 import onnx
 
+from accel_ai_ros.backends.onnxruntime.int8_target import cpu_int8_support
+from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGET_KEY
+from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGETS
+from accel_ai_ros.backends.onnxruntime.int8_target import REDUCE_RANGE_KEY
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros_tools.variants import VariantError
@@ -73,11 +82,11 @@ def _quantization() -> Any:
     return quantization
 
 
-def _calibration_options(method: str, percentile: float) -> Dict[str, Any]:
+def _calibration_options(method: str, percentile: float, symmetric: bool) -> Dict[str, Any]:
     if method not in CALIBRATION_METHODS:
         raise VariantError(f'calibration method {method!r} is unknown; use one of '
                            f'{", ".join(CALIBRATION_METHODS)}')
-    options: Dict[str, Any] = {'symmetric': True}
+    options: Dict[str, Any] = {'symmetric': symmetric}
     if method == 'entropy':
         # ONNX Runtime's default (128 bins into 128) leaves one candidate threshold, the
         # full range, i.e. MinMax. TensorRT uses 2048 bins, but ONNX Runtime's pure-Python
@@ -167,19 +176,31 @@ def calibrate(model_path: Path, reader: CalibrationReader, method: str,
 
 
 def _quantize_qdq(source: Path, output: Path, ranges: Any, nodes_to_exclude: Sequence[str],
-                  op_types: Optional[Sequence[str]], extra: Dict[str, Any]) -> None:
-    """Quantize ``source`` with ``ranges`` as ``quantize_static`` does for QDQ int8."""
+                  op_types: Optional[Sequence[str]], extra: Dict[str, Any],
+                  activations_signed: bool, reduce_range: bool) -> None:
+    """Quantize ``source`` with ``ranges`` as ``quantize_static`` does for QDQ."""
     q = _quantization()
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
     from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
     from onnxruntime.quantization.registry import QDQRegistry
     from onnxruntime.quantization.registry import QLinearOpsRegistry
     ops = list(op_types) if op_types else sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
+    activations = q.QuantType.QInt8 if activations_signed else q.QuantType.QUInt8
     quantizer = QDQQuantizer(
-        load_model_with_shape_infer(Path(source)), True, False, q.QuantType.QInt8,
-        q.QuantType.QInt8, ranges, [], list(nodes_to_exclude), ops, dict(extra))
+        load_model_with_shape_infer(Path(source)), True, reduce_range, q.QuantType.QInt8,
+        activations, ranges, [], list(nodes_to_exclude), ops, dict(extra))
     quantizer.quantize_model()
     quantizer.model.save_model_to_file(str(output), False)
+
+
+def resolve_reduce_range(target: str, reduce_range: Optional[bool]) -> bool:
+    """Return the reduce_range to use: False for TensorRT, else as given or from this CPU."""
+    if target not in INT8_TARGETS:
+        raise VariantError(f'INT8 target {target!r} is unknown; use one of '
+                           f'{", ".join(INT8_TARGETS)}')
+    if target == 'tensorrt':
+        return False
+    return cpu_int8_support().needs_reduce_range if reduce_range is None else reduce_range
 
 
 def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
@@ -189,18 +210,22 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
                   nodes_to_exclude: Sequence[str] = (),
                   op_types: Optional[Sequence[str]] = DEFAULT_INT8_OP_TYPES,
                   target_opset: int = DEFAULT_OPSET,
-                  check: bool = True) -> Tuple[onnx.ModelProto, Dict[str, Any]]:
+                  check: bool = True, target: str = 'tensorrt',
+                  reduce_range: Optional[bool] = None) -> Tuple[onnx.ModelProto, Dict[str, Any]]:
     """
-    Return the INT8 QDQ model and the options used (for the manifest).
+    Return the INT8 QDQ model for ``target`` and the options used (for the manifest).
 
-    The model goes through :func:`~accel_ai_ros_tools.variants.onnx_fixes.prepare_model` with its
-    batch fixed to 1. When ``cache`` holds ranges for this model, method and preprocessing,
-    they are used and ``reader`` is never called (it may be None); else ``reader`` feeds
-    the calibrator and the ranges are stored in ``cache``. With ``check``, ONNX Runtime
-    loads and runs the result once.
+    The model goes through :func:`~accel_ai_ros_tools.variants.onnx_fixes.prepare_model` with
+    its batch fixed to 1. When ``cache`` holds ranges for this model, method and
+    preprocessing, they are used and ``reader`` is never called (it may be None); else
+    ``reader`` feeds the calibrator and the ranges are stored in ``cache``. ``reduce_range``
+    (7-bit weights, the ``cpu`` target only) of None follows this CPU's flags. With
+    ``check``, ONNX Runtime loads and runs the result once.
     """
     _quantization()  # BackendUnavailableError before any work when ONNX Runtime is missing
-    calib_options = _calibration_options(method, percentile)
+    reduce = resolve_reduce_range(target, reduce_range)
+    symmetric = target == 'tensorrt'
+    calib_options = _calibration_options(method, percentile, symmetric)
     fixed = prepare_model(model, target_opset=target_opset, fix_batch=True)
     fixed_bytes = fixed.SerializeToString()
     digest = model_hash(fixed_bytes)
@@ -212,8 +237,9 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
                            'or a calibration cache that holds this model and preprocessing')
     cached = False
     extra = {
-        'ActivationSymmetric': True, 'WeightSymmetric': True,
-        'CalibTensorRangeSymmetric': True, 'DedicatedQDQPair': True, 'QuantizeBias': False,
+        'ActivationSymmetric': symmetric, 'WeightSymmetric': True,
+        'CalibTensorRangeSymmetric': symmetric, 'DedicatedQDQPair': symmetric,
+        'QuantizeBias': not symmetric,
     }
     with tempfile.TemporaryDirectory(prefix='accel_ai_int8.') as tmp:
         source = Path(tmp) / 'fp32.onnx'
@@ -232,7 +258,7 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
         logging.disable(logging.WARNING)  # quiet the quantizer's advice
         try:
             _quantize_qdq(source, output, ranges_from_json(entry['ranges']),
-                          nodes_to_exclude, op_types, extra)
+                          nodes_to_exclude, op_types, extra, symmetric, reduce)
         except Exception as exc:  # the quantizer raises ValueError, RuntimeError, ...
             message = ' '.join(str(exc).split())[:300]
             raise VariantError(f'INT8 quantization fails ({message}); exclude the node it '
@@ -240,16 +266,23 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
         finally:
             logging.disable(logging.NOTSET)
         quantized = with_min_ir_version(onnx.load(str(output)))
+    onnx.helper.set_model_props(quantized, {
+        **{p.key: p.value for p in quantized.metadata_props},
+        INT8_TARGET_KEY: target, REDUCE_RANGE_KEY: str(reduce).lower()})
     if check:
         run_check(quantized)
     options: Dict[str, Any] = {
-        'format': 'QDQ', 'activations': 'int8 symmetric', 'weights': 'int8 symmetric',
-        'per_channel': True, 'calibration_method': method,
+        'target': target, 'format': 'QDQ',
+        'activations': 'int8 symmetric' if symmetric else 'uint8 asymmetric',
+        'weights': 'int8 symmetric, 7-bit (reduce_range)' if reduce else 'int8 symmetric',
+        'reduce_range': reduce, 'per_channel': True, 'calibration_method': method,
         'calibration_frames': int(entry['frames']), 'calibration_cached': cached,
         'op_types_quantized': sorted(op_types) if op_types else 'all',
-        'dedicated_qdq_pair': True,
-        'quantize_bias': False, 'nodes_excluded': sorted(nodes_to_exclude),
+        'dedicated_qdq_pair': symmetric,
+        'quantize_bias': not symmetric, 'nodes_excluded': sorted(nodes_to_exclude),
     }
+    if target == 'cpu':
+        options['made_on_cpu'] = cpu_int8_support().describe()
     if method == 'percentile':
         options['percentile'] = float(percentile)
     return quantized, options

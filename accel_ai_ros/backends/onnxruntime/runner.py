@@ -36,6 +36,9 @@ import numpy as np
 from accel_ai_ros.backends.base import Dim
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.base import TensorInfo
+from accel_ai_ros.backends.onnxruntime.int8_target import cpu_int8_support
+from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGET_KEY
+from accel_ai_ros.backends.onnxruntime.int8_target import target_warning
 from accel_ai_ros.backends.registry import require_backend
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
@@ -124,6 +127,10 @@ class OnnxRuntimeRunner(Runner):
         self._outputs: List[TensorInfo] = []
         self._output_names: List[str] = []
         self.initializers_as_inputs = 0
+        #: The INT8 target the model records ('tensorrt', 'cpu'; '' for none) and why it
+        #: runs off target here (None when it does not).
+        self.int8_target = ''
+        self.int8_warning: Optional[str] = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def _check_file(self) -> int:
@@ -176,11 +183,20 @@ class OnnxRuntimeRunner(Runner):
         self._output_names = [info.name for info in self._outputs]
         self.initializers_as_inputs = len(initializers)
         self._session = session
+        self._check_int8_target(session, loaded)
         if initializers:
             logger.info(
                 '%s lists %d initializers as graph inputs (old exporter); harmless, ONNX '
                 "Runtime's per-initializer warnings suppressed", self.path.name,
                 len(initializers))
+
+    def _check_int8_target(self, session: Any, providers: Sequence[str]) -> None:
+        """Record the INT8 target the model was made for; warn when it runs off target."""
+        metadata = dict(session.get_modelmeta().custom_metadata_map)
+        self.int8_target = metadata.get(INT8_TARGET_KEY, '')
+        self.int8_warning = target_warning(metadata, providers, cpu_int8_support())
+        if self.int8_warning:
+            logger.warning('%s: %s', self.path.name, self.int8_warning)
 
     def _info(self, arg: Any) -> TensorInfo:
         """Map an ONNX Runtime NodeArg to a TensorInfo."""

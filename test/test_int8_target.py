@@ -1,0 +1,103 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""INT8 targets: CPU flags, the target a variant records, and the runner's warning."""
+
+import logging
+from pathlib import Path
+
+import cv2
+from models import make_classifier
+import numpy as np
+import pytest
+from skimage import data
+
+from accel_ai_ros.backends.onnxruntime.int8_target import cpu_int8_support
+from accel_ai_ros.backends.onnxruntime.int8_target import CpuInt8Support
+from accel_ai_ros.backends.onnxruntime.int8_target import support_from
+from accel_ai_ros.backends.onnxruntime.int8_target import target_warning
+from accel_ai_ros.backends.onnxruntime.runner import OnnxRuntimeRunner
+from accel_ai_ros_tools.variants.cli import main
+from accel_ai_ros_tools.variants.manifest import read_manifest
+
+HASWELL = 'processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n'
+ZEN4 = 'processor\t: 0\nflags\t\t: fpu sse2 avx avx2 avx512f avx512bw avx512_vnni\n'
+ALDER_LAKE = 'processor\t: 0\nflags\t\t: fpu avx avx2 avx_vnni\n'
+GRAVITON = 'processor\t: 0\nFeatures\t: fp asimd asimddp i8mm\n'
+
+
+def test_cpu_flags_decide_reduce_range() -> None:
+    """x86 without VNNI needs 7-bit weights; VNNI (either kind) and aarch64 do not."""
+    assert support_from('x86_64', HASWELL, None).needs_reduce_range
+    assert not support_from('x86_64', ZEN4, None).needs_reduce_range
+    assert not support_from('x86_64', ALDER_LAKE, None).needs_reduce_range
+    assert not support_from('aarch64', GRAVITON, None).needs_reduce_range
+    assert 'asimddp' in support_from('aarch64', GRAVITON, None).describe()
+    here = cpu_int8_support()
+    print(f'this CPU: {here.describe()}, reduce_range {here.needs_reduce_range}')
+
+
+def test_cpuid_wins_when_cpuinfo_describes_another_cpu() -> None:
+    """Under QEMU's user mode /proc/cpuinfo is the host's; CPUID is the emulated CPU's."""
+    haswell_cpuid = {'AVX2': True, 'AVX512F': False, 'AVX512BW': False, 'AVX512VNNI': False}
+    emulated = support_from('x86_64', ZEN4, haswell_cpuid)
+    assert emulated.needs_reduce_range and 'CPUID' in emulated.source
+    # avx_vnni cannot be confirmed by CPUID here: counted absent, the safe side
+    assert support_from('x86_64', ALDER_LAKE + 'flags : avx512f\n', haswell_cpuid)
+    agreeing = {'AVX2': True, 'AVX512F': True, 'AVX512BW': True, 'AVX512VNNI': True}
+    assert support_from('x86_64', ZEN4, agreeing).source == '/proc/cpuinfo'
+
+
+def test_target_warnings() -> None:
+    """Each off-target combination names the fix; on-target ones are silent."""
+    no_vnni = CpuInt8Support('x86_64', frozenset({'avx2'}), '/proc/cpuinfo')
+    vnni = CpuInt8Support('x86_64', frozenset({'avx2', 'avx512_vnni'}), '/proc/cpuinfo')
+    cpu = ['CPUExecutionProvider']
+    trt = {'accel_ai_ros.int8_target': 'tensorrt', 'accel_ai_ros.int8_reduce_range': 'false'}
+    full = {'accel_ai_ros.int8_target': 'cpu', 'accel_ai_ros.int8_reduce_range': 'false'}
+    reduced = dict(full, **{'accel_ai_ros.int8_reduce_range': 'true'})
+    assert '--int8-target cpu' in str(target_warning(trt, cpu, vnni))
+    assert 'saturation' in str(target_warning(trt, cpu, no_vnni))
+    assert target_warning(trt, ['TensorrtExecutionProvider', *cpu], no_vnni) is None
+    assert '--int8-target tensorrt' in str(target_warning(full, ['TensorrtExecutionProvider'],
+                                                          vnni))
+    assert target_warning(full, cpu, vnni) is None
+    assert '--int8-reduce-range on' in str(target_warning(full, cpu, no_vnni))
+    assert target_warning(reduced, cpu, no_vnni) is None
+    assert target_warning({}, cpu, no_vnni) is None  # FP32, FP16, other tools' models
+
+
+@pytest.mark.parametrize('target', ['tensorrt', 'cpu'])
+def test_cli_target_reaches_manifest_and_runner(tmp_path: Path, target: str,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """--int8-target is recorded in the manifest and the model; the runner reads it."""
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    for name in ('astronaut', 'coffee', 'chelsea'):
+        cv2.imwrite(str(photos / f'{name}.png'), getattr(data, name)()[..., ::-1])
+    out = tmp_path / 'out'
+    assert main([str(make_classifier(tmp_path / 'c.onnx')), '--output-dir', str(out),
+                 '--precisions', 'int8', '--calibration-images', str(photos),
+                 '--calibration-count', '3', '--int8-target', target]) == 0
+    entry = next(v for v in read_manifest(out)['variants'] if v['name'] == 'int8')
+    assert entry['options']['target'] == target and f'for {target}' in entry['notes']
+    assert entry['options']['reduce_range'] == (
+        target == 'cpu' and cpu_int8_support().needs_reduce_range)
+    with caplog.at_level(logging.WARNING, logger='accel_ai_ros'):
+        with OnnxRuntimeRunner(out / 'c_int8.onnx') as runner:
+            assert runner.int8_target == target
+            x = np.zeros((1, 3, 32, 32), np.float32)
+            assert runner.infer({'input': x})['logits'].shape == (1, 10)
+    warned = [r.getMessage() for r in caplog.records if 'INT8 model' in r.getMessage()]
+    assert bool(warned) == (target == 'tensorrt')  # made for TensorRT, run on the CPU
