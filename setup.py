@@ -54,6 +54,7 @@ setup(
     entry_points={
         'console_scripts': [
             'inference_node = accel_ai_ros.startup:main',
+            'component_container = accel_ai_ros.container:main',
             'image_source = accel_ai_ros_tools.image_source:main',
             'demo = accel_ai_ros_tools.demo:main',
             'make_demo_models = accel_ai_ros_tools.demo_models:main',
@@ -61,6 +62,12 @@ setup(
             'accel-ai-build = accel_ai_ros_tools.build:main',
             'accel-ai-variants = accel_ai_ros_tools.variants.cli:main',
             'train_demo_models = accel_ai_ros_tools.demo_train:main',
+        ],
+        # Node classes that component_container loads (accel_ai_ros/container.py), named as
+        # `ros2 component load` and launch_ros's ComposableNode(plugin=...) name them.
+        'rclpy_components': [
+            'accel_ai_ros::InferenceNode = accel_ai_ros.node:InferenceNode',
+            'accel_ai_ros::ImageSource = accel_ai_ros_tools.image_source:ImageSource',
         ],
     },
 )

@@ -42,6 +42,7 @@ from sensor_msgs.msg import Image
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.intra_process import IntraProcessPublisher
 from accel_ai_ros_tools.frame_sources import Frame
 from accel_ai_ros_tools.frame_sources import make_source
 from accel_ai_ros_tools.frame_sources import SOURCE_KINDS
@@ -111,7 +112,10 @@ class ImageSource(Node):
         self._frames: Iterator[Frame] = iter(self.source)
         self._labels: 'OrderedDict[int, Optional[int]]' = OrderedDict()
         self.published = 0
-        self.publisher = self.create_publisher(Image, 'image', qos_profile_sensor_data)
+        # In component_container with use_intra_process_comms, nodes of the same process get
+        # the message object itself (accel_ai_ros.intra_process); DDS carries it to others.
+        self.publisher = IntraProcessPublisher(
+            self, self.create_publisher(Image, 'image', qos_profile_sensor_data))
         self.timer = self.create_timer(1.0 / self.rate_hz, self._on_timer)
         self.get_logger().info(
             f'publishing {self.source_kind} frames {self.width}x{self.height} {self.encoding} '

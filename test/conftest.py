@@ -55,3 +55,16 @@ def face_model(shared_dir: Path) -> Path:
     if not path.is_file():
         pytest.skip(f'{path} is absent')
     return path
+
+
+@pytest.fixture(scope='session')
+def ros2_cli():
+    """Return the real ROS 2 command line with accel_ai_ros installed (test/ros2_cli.py).
+
+    Built once per session into build/ros2cli; skips where ../shared is absent.
+    """
+    import ros2_cli
+    try:
+        return ros2_cli.build()
+    except ros2_cli.Ros2CliUnavailable as exc:
+        pytest.skip(str(exc))

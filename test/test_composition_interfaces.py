@@ -23,6 +23,7 @@ ros2 CLI environment generates from the upstream sources.
 import importlib
 import json
 from pathlib import Path
+from typing import Any
 from typing import Dict
 from typing import List
 
@@ -82,9 +83,9 @@ def test_installed_type_description_hash_matches_upstream(name: str) -> None:
 
 @pytest.mark.parametrize('name', sorted(UPSTREAM_HASHES))
 def test_hash_matches_the_package_generated_from_upstream_sources(
-        ros2_cli_prefix: Path, name: str) -> None:
+        ros2_cli: Any, name: str) -> None:
     """The ros2 CLI's composition_interfaces, generated from upstream, has the same hash."""
-    path = ros2_cli_prefix / 'share' / 'composition_interfaces' / 'srv' / f'{name}.json'
+    path = ros2_cli.venv / 'share' / 'composition_interfaces' / 'srv' / f'{name}.json'
     if not path.is_file():
         pytest.skip(f'{path} is absent: ros2-cli-venv.sh used a placeholder')
     assert _service_hash(path, name) == UPSTREAM_HASHES[name]
