@@ -35,6 +35,7 @@ this process without DDS (:mod:`accel_ai_ros.intra_process`); ``forward_global_a
 wrong type, refuses the load with the reason (rclcpp ignores unknown ones silently).
 """
 
+import gc
 import importlib.metadata
 import threading
 from typing import Any
@@ -80,15 +81,15 @@ def find_plugin(package_name: str, plugin_name: str) -> Callable[..., Node]:
         raise ComponentError(
             f"package '{package_name}' registers no Python components (entry points in the "
             f"'{ENTRY_POINT_GROUP}' group); is it installed in this environment?")
-    entry = registered.get(plugin_name)
-    if entry is None:
+    if plugin_name not in registered:
         raise ComponentError(
             f"package '{package_name}' has no component '{plugin_name}'; it registers "
             f"{', '.join(sorted(registered))}")
+    entry = registered[plugin_name]
     try:
         return entry.load()
     except Exception as exc:  # noqa: B902 - any import failure is the caller's answer
-        raise ComponentError(f"importing {entry.value} failed: {type(exc).__name__}: {exc}")
+        raise ComponentError(f'importing {entry.value} failed: {type(exc).__name__}: {exc}')
 
 
 def _normalise(name: str) -> str:
@@ -169,8 +170,13 @@ class ComponentContainer(Node):
         try:
             node = plugin(context=self.context, **options)
         except Exception as exc:  # noqa: B902 - rclcpp answers any constructor failure too
-            raise ComponentError(
-                f'component constructor threw an exception: {type(exc).__name__}: {exc}')
+            reason = f'component constructor threw an exception: {type(exc).__name__}: {exc}'
+        else:
+            reason = ''
+        if reason:
+            # The half-built node leaves the graph once nothing refers to it any more.
+            gc.collect()
+            raise ComponentError(reason)
         if request.log_level:
             node.get_logger().set_level(LoggingSeverity(request.log_level))
         if intra:

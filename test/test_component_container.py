@@ -26,18 +26,13 @@ import time
 from typing import Any
 from typing import List
 
+from models import make_classifier
 import pytest
-
-pytest.importorskip('composition_interfaces.srv', reason='composition_interfaces is not '
-                    'importable; in a virtual env run scripts/build_interfaces.sh')
-
-from models import make_classifier  # noqa: E402
-from ros2_cli import Ros2Process  # noqa: E402
-from ros2_cli import wait_for_text  # noqa: E402
-from ros_harness import RosHarness  # noqa: E402
-from ros_harness import wait_for  # noqa: E402
-from std_msgs.msg import Float32  # noqa: E402
-
+from ros2_cli import Ros2Process
+from ros2_cli import wait_for_text
+from ros_harness import RosHarness
+from ros_harness import wait_for
+from std_msgs.msg import Float32
 
 _RETRY = ('Unable to find container node', "No 'load_node' service found")
 
@@ -131,6 +126,8 @@ def test_load_refusals_say_why(ros2_cli: Any, container: Ros2Process, tmp_path: 
     out = _component(ros2_cli, ['load', name, 'accel_ai_ros', 'accel_ai_ros::ImageSource',
                                 '-n', 'ok_source', '-p', 'source:=pattern']).lower()
     assert 'loaded component 1 into' in out, out
+    nodes = ros2_cli.run(['node', 'list', '--no-daemon', '--spin-time', '3']).stdout
+    assert '/ok_source' in nodes and '/image_source' not in nodes, nodes
 
 
 LAUNCH = textwrap.dedent('''\
@@ -163,7 +160,7 @@ LAUNCH = textwrap.dedent('''\
 
 
 def test_composable_node_container_launch(ros2_cli: Any, tmp_path: Path) -> None:
-    """ComposableNodeContainer + LoadComposableNodes start both nodes; results arrive."""
+    """A ComposableNodeContainer and LoadComposableNodes start both nodes; results arrive."""
     engine = make_classifier(tmp_path / 'classifier.onnx')
     ns = f'/cl{os.getpid()}'
     launch_file = tmp_path / 'composed.launch.py'
