@@ -105,6 +105,10 @@ class ImageSource(Node):
         self.encoding = self._declare_str('encoding', 'bgr8', f"{' | '.join(ENCODINGS)}")
         self.frame_id = self._declare_str('frame_id', 'camera', 'header.frame_id of frames')
         self.count = self._declare_int('count', 0, 'frames to publish, 0 = forever')
+        self.wait_for_subscribers = self._declare_int(
+            'wait_for_subscribers', 1, 'publish only once this many subscriptions match the '
+            'topic (0: at once); until then no frame is taken from the source, so a fast or '
+            'counted stream is not lost to discovery')
         if self.encoding not in ENCODINGS:
             raise ParameterError(f"encoding '{self.encoding}' is unknown; use one of "
                                  f"{', '.join(ENCODINGS)}")
@@ -112,6 +116,7 @@ class ImageSource(Node):
         self._frames: Iterator[Frame] = iter(self.source)
         self._labels: 'OrderedDict[int, Optional[int]]' = OrderedDict()
         self.published = 0
+        self._waiting_said = False
         # In component_container with use_intra_process_comms, nodes of the same process get
         # the message object itself (accel_ai_ros.intra_process); DDS carries it to others.
         self.publisher = IntraProcessPublisher(
@@ -160,6 +165,14 @@ class ImageSource(Node):
         """Publish the next frame; stop the timer once ``count`` frames are out."""
         if self.done:
             self.timer.cancel()
+            return
+        if self.publisher.get_subscription_count() < self.wait_for_subscribers:
+            if not self._waiting_said:
+                self._waiting_said = True
+                self.get_logger().info(
+                    f'waiting for {self.wait_for_subscribers} subscriber(s) on '
+                    f'{self.publisher.topic_name} before publishing (parameter '
+                    f'wait_for_subscribers; 0 publishes at once)')
             return
         try:
             frame, label = next(self._frames)

@@ -242,7 +242,7 @@ def test_node_encodings_carry_the_right_pixels(context: Context, encoding: str) 
 def test_node_stops_after_count(context: Context) -> None:
     """With count=3 the node publishes exactly three frames."""
     node = ImageSource(context=context, parameter_overrides=_params(
-        source='pattern', width=16, height=16, rate_hz=200.0, count=3))
+        source='pattern', width=16, height=16, rate_hz=200.0, count=3, wait_for_subscribers=0))
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     try:
@@ -255,6 +255,24 @@ def test_node_stops_after_count(context: Context) -> None:
     finally:
         executor.shutdown()
         node.destroy_node()
+
+
+def test_node_waits_for_a_subscriber_before_publishing(context: Context) -> None:
+    """A counted stream at a high rate is not spent before the subscriber is discovered."""
+    node = ImageSource(context=context, parameter_overrides=_params(
+        source='pattern', width=16, height=16, rate_hz=500.0, count=5))
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.01)
+        assert node.published == 0
+    finally:
+        executor.shutdown()
+    got = _receive(context, node, 5)
+    assert len(got) == node.published == 5
+    node.destroy_node()
 
 
 def test_label_memory_is_bounded(context: Context) -> None:

@@ -172,6 +172,13 @@ def test_gpu_node_publishes_the_cpu_paths_detections(ros, model):
     assert gpu._pipeline.runner.backend_name == 'torch'
     assert cpu._pipeline.runner.backend_name == 'onnxruntime'
     messages = frames(2)
+    # Random weights: a threshold that lets the 30 best anchors of the first frame through.
+    pubs[cpu_ns].publish(messages[0])
+    assert wait_for(lambda: len(raw[cpu_ns]) > 0, 30.0), cpu.counters.snapshot()
+    best = msg_to_tensors(raw[cpu_ns].items[-1])['output0'][0, 4:].max(axis=0)
+    threshold = float(np.sort(best)[-30])
+    for node in (gpu, cpu):
+        assert node.set_parameters([Parameter('score_threshold', value=threshold)])[0].successful
     for precision, atol, pixels in (('fp32', 0.05, 0.5), ('fp16', 1.0, 3.0)):
         if precision != 'fp32':
             assert gpu.set_parameters([Parameter('precision', value=precision)])[0].successful

@@ -37,6 +37,7 @@ dtype). At ``precision='fp32'`` TF32 is off, so results match an FP32 reference.
 """
 
 import contextlib
+import gc
 import json
 import os
 from pathlib import Path
@@ -429,6 +430,7 @@ class TorchRunner(Runner):
             self._inputs, self._outputs = [], []
             self._output_keys = None
             if self._dev is not None and self._dev.type == 'cuda':
+                gc.collect()  # the exported module's reference cycles hold its weights
                 self._torch.cuda.empty_cache()
 
     # -- metadata ----------------------------------------------------------------------
