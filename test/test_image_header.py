@@ -188,7 +188,7 @@ def test_user_strings_in_messages_are_escaped_and_cut() -> None:
     assert '\r' not in str(err.value) and '\x1b' not in str(err.value)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(encoding=st.sampled_from(SUPPORTED_ENCODINGS + ('', 'rgb16', '\x00')),
        height=st.integers(-2, 70), width=st.integers(-2, 70), step=st.integers(-4, 300),
@@ -203,7 +203,7 @@ def test_any_raw_image_fields_decode_or_are_rejected(
     cv2.resize(image.pixels, (8, 8))  # what preprocessing does first: OpenCV accepts it
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(seed_image=st.sampled_from(['.png', '.jpg', '.tiff', '.webp', '.bmp']),
        cuts=st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=8),

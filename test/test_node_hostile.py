@@ -17,6 +17,7 @@
 import os
 from pathlib import Path
 import resource
+import time
 from typing import Any
 from typing import Dict
 
@@ -146,3 +147,29 @@ def test_a_swap_to_an_unusable_model_is_refused_and_the_old_engine_keeps_serving
     pub.publish(frame)
     assert wait_for(lambda: node.counters.get('processed') == 2)
     assert node.counters.get('failed') == 0
+
+
+def test_bad_frames_are_logged_once_per_kind_and_cannot_forge_log_lines(ros, engines, capfd):
+    node = start_node(ros, engines)
+    pub = ros.node('noisy_pub').create_publisher(
+        Image, f'{node.get_namespace()}/image', reliable(100))
+    assert wait_for(lambda: pub.get_subscription_count() > 0)
+    capfd.readouterr()
+    forged = image_msg(np.zeros((4, 4, 3), np.uint8), 'rgb8')
+    forged.encoding = 'rgb8\n[ERROR] [inference_node]: forged' + 'x' * 1000
+    for n in range(40):        # truncated frames, each with a different size in its message
+        msg = image_msg(np.zeros((48, 64 + n, 3), np.uint8), 'rgb8')
+        msg.data = msg.data[:100 + n]
+        pub.publish(msg)
+        pub.publish(forged)
+        time.sleep(0.01)       # the subscription is best-effort: a pace it keeps up with
+    assert wait_for(lambda: node.counters.get('rejected') >= 20
+                    and node.counters.unaccounted() == 0, timeout=20.0)
+    time.sleep(0.5)
+    lines = capfd.readouterr().err.splitlines()
+    short = [line for line in lines if 'bytes are needed' in line]
+    encoding = [line for line in lines if 'unsupported image encoding' in line]
+    assert len(short) == 1 and len(encoding) == 1, lines
+    assert not any(line.startswith('[ERROR] [inference_node]: forged') for line in lines), lines
+    assert '\\n[ERROR]' in encoding[0] and 'more characters' in encoding[0], encoding
+    assert len(encoding[0]) < 1500, encoding
