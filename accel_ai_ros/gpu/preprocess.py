@@ -296,6 +296,32 @@ class GpuPreprocessor:
         params.src = src
         return plan, params
 
+    def stage(self, image: DecodedImage) -> Tuple[ResizePlan, _Params, int]:
+        """Copy the frame into pinned memory; return plan, params and its size in bytes.
+
+        Queues nothing: :meth:`queue` does, or a CUDA graph that captured it replays it. The
+        caller makes sure the previous upload from the pinned buffer is done (a synchronised
+        stream) before staging the next frame.
+        """
+        if self.closed:
+            raise PreprocessError('this GpuPreprocessor is closed; create a new one')
+        pixels = self._check_image(image)
+        plan, params = self._params(image, pixels)
+        staged = self._pinned.view(pixels.shape, pixels.dtype)
+        np.copyto(staged, pixels)
+        params.src = self._staging.reserve(staged.nbytes)
+        return plan, params, int(staged.nbytes)
+
+    def queue(self, params: _Params, nbytes: int, out_ptr: int, stream_ptr: int) -> None:
+        """Queue the staged frame's upload and the kernel on a stream (capturable)."""
+        cuda.memcpy_htod_async(params.src, self._pinned.ptr, nbytes, stream_ptr)
+        self.launch(params, out_ptr, stream_ptr)
+
+    def frame_key(self, params: _Params) -> Tuple[int, ...]:
+        """Return what a captured upload and kernel depend on: buffers and kernel arguments."""
+        return (id(self), self._pinned.ptr, int(params.src or 0)) + tuple(
+            getattr(params, name) for name, _ in params._fields_[2:])
+
     def launch(self, params: _Params, out_ptr: int, stream_ptr: int) -> None:
         """Queue the fused kernel that reads the uploaded frame and writes ``out_ptr``."""
         params.dst = int(out_ptr)

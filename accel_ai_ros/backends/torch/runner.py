@@ -30,15 +30,18 @@ JSON next to the file, ``model.ts.json``::
 
 On CUDA with static input shapes, inputs and outputs live in preallocated device buffers and
 the forward pass is captured in a CUDA graph after warm-up and replayed (at batch 1 kernel
-launches, not arithmetic, bound latency). :meth:`TorchRunner.run_image` uploads the camera
-frame once and preprocesses it with the fused GPU kernel straight into the graph's input
-buffer. Outputs come back to the host as float32 numpy arrays (integer outputs keep their
+launches, not arithmetic, bound latency). :meth:`TorchRunner.run_image` copies the camera
+frame into pinned memory and replays ONE graph per frame: the upload, the fused
+preprocessing kernel writing the input buffer, and the forward pass, captured on the first
+frame of each image size (few Python-to-CUDA calls a frame: each one gives up the GIL, and
+getting it back can wait for other threads of the process). Outputs come back to the host as float32 numpy arrays (integer outputs keep their
 dtype). At ``precision='fp32'`` TF32 is off, so results match an FP32 reference.
 """
 
 import contextlib
 import gc
 import json
+import logging
 import os
 from pathlib import Path
 import threading
@@ -74,6 +77,8 @@ PRECISIONS: Tuple[str, ...] = ('fp32', 'fp16', 'bf16')
 
 #: Warm-up passes before a CUDA graph is captured (cuDNN picks its kernels on the first ones).
 WARMUP_RUNS = 3
+
+_LOG = logging.getLogger(__name__)
 
 _TF32_LOCK = threading.RLock()  # _forward re-enters it inside graph capture
 
@@ -167,6 +172,11 @@ class TorchRunner(Runner):
         self._host_out: List[Any] = []
         self._events: Tuple[Any, ...] = ()
         self._gpu_pre: Any = None
+        # The whole frame in one CUDA graph: upload, preprocessing kernel and forward pass.
+        self._frame_graph: Any = None
+        self._frame_key: Optional[Tuple[Any, ...]] = None
+        self._frame_out: List[Any] = []
+        self._frame_graph_error = ''
 
     # -- loading -----------------------------------------------------------------------
     def _check_file(self) -> int:
@@ -422,6 +432,7 @@ class TorchRunner(Runner):
             if self._stream is not None:
                 self._stream.synchronize()
             self._gpu_pre = None
+            self._frame_graph, self._frame_key, self._frame_out = None, None, []
             self._graph = None
             self._static_in, self._static_out, self._host_out = [], [], []
             self._events = ()
@@ -437,6 +448,11 @@ class TorchRunner(Runner):
     def _require_active(self) -> None:
         if self._module is None:
             raise InferenceError(f'runner {self.name!r} is not active; call activate() first')
+
+    @property
+    def uses_frame_graph(self) -> bool:
+        """Return True when a frame's upload, preprocessing and forward pass are one graph."""
+        return self._frame_graph is not None
 
     @property
     def uses_cuda_graph(self) -> bool:
@@ -523,14 +539,67 @@ class TorchRunner(Runner):
                 from accel_ai_ros.gpu.preprocess import GpuPreprocessor
                 if self._gpu_pre is not None:
                     self._gpu_pre.close()
+                    self._frame_graph, self._frame_key, self._frame_out = None, None, []
                 out_dtype = {'fp32': 'float32', 'fp16': 'float16', 'bf16': 'bfloat16'}[
                     self.precision] if spec.dtype != 'uint8' else 'uint8'
                 self._gpu_pre = GpuPreprocessor(spec, device=self._dev.index,
                                                 out_dtype=out_dtype)
-            transform = self._gpu_pre(image, self._static_in[0].data_ptr(),
-                                      self._stream.cuda_stream)
+            pre = self._gpu_pre
+            out_ptr = self._static_in[0].data_ptr()
+            if self._graph is None or self._frame_graph_error:
+                transform = pre(image, out_ptr, self._stream.cuda_stream)
+                middle = time.perf_counter()
+                self.last_preprocess_ms = (middle - start) * 1e3
+                outputs = self._run_static()
+                self.last_inference_ms = (time.perf_counter() - middle) * 1e3
+                return outputs, transform
+            # The previous frame ended with a synchronised stream: its upload is done.
+            plan, params, nbytes = pre.stage(image)
             middle = time.perf_counter()
             self.last_preprocess_ms = (middle - start) * 1e3
-            outputs = self._run_static()
+            key = (pre.frame_key(params), nbytes, out_ptr)
+            if key != self._frame_key and not self._capture_frame(pre, params, nbytes, out_ptr):
+                pre.queue(params, nbytes, out_ptr, self._stream.cuda_stream)
+                outputs = self._run_static()
+            else:
+                self._frame_key = key
+                outputs = self._replay_frame()
         self.last_inference_ms = (time.perf_counter() - middle) * 1e3
-        return outputs, transform
+        return outputs, plan.transform
+
+    def _capture_frame(self, pre: Any, params: Any, nbytes: int, out_ptr: int) -> bool:
+        """Capture upload, preprocessing and forward pass as one graph; False if it failed.
+
+        Captured on the worker's first frame of a size (the kernel's arguments, the staging
+        buffers and the input buffer are baked in), in thread-local mode on the runner's own
+        stream. A failure is logged once and the frame goes the separate-launch way.
+        """
+        torch = self._torch
+        self._frame_graph, self._frame_key, self._frame_out = None, None, []
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.inference_mode(), self._precision_flags():
+                with torch.cuda.graph(graph, stream=self._stream,
+                                      capture_error_mode='thread_local'):
+                    pre.queue(params, nbytes, out_ptr, self._stream.cuda_stream)
+                    captured = self._forward(self._static_in)
+        except Exception as error:  # noqa: B902 - any capture failure keeps the plain path
+            self._frame_graph_error = _one_line(error)
+            _LOG.warning('%s: preprocessing and inference run as separate launches (capturing '
+                         'them as one CUDA graph failed: %s)', self.name,
+                         self._frame_graph_error)
+            with contextlib.suppress(Exception):
+                self._stream.synchronize()
+            return False
+        self._frame_graph, self._frame_out = graph, [o for _, o in captured]
+        return True
+
+    def _replay_frame(self) -> Dict[str, np.ndarray]:
+        """Replay the whole-frame graph; return host copies of the outputs."""
+        names = [info.name for info in self._outputs]
+        with self._stream_context():
+            self._frame_graph.replay()
+            for host, dev in zip(self._host_out, self._frame_out):
+                host.copy_(dev, non_blocking=True)
+        self._stream.synchronize()
+        return {name: host.numpy().copy() for name, host in zip(names, self._host_out)}
