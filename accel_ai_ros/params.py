@@ -33,6 +33,9 @@ from typing import Sequence
 from typing import Tuple
 
 from accel_ai_ros.backends.registry import BACKENDS
+from accel_ai_ros.backends.tensorrt.profile import profile_from_parameters
+from accel_ai_ros.backends.tensorrt.profile import PROFILE_PARAMETERS
+from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.image_header import DEFAULT_MAX_IMAGE_PIXELS
 from accel_ai_ros.image_header import OPENCV_MAX_PIXELS
 
@@ -100,6 +103,14 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        'from.', read_only=True),
     _p('onnx_sources.int8', '', 'ONNX file (a Q/DQ model) the TensorRT INT8 engine is built '
        'from.', read_only=True),
+    _p('engine_profile.min', '', 'Smallest shape of each dynamic input of the ONNX sources, as '
+       'trtexec writes it: name:1x3x320x320 (several inputs separated by commas); with .opt '
+       'and .max the optimization profile of engines built from onnx_sources (empty: the '
+       'sources have static shapes).', read_only=True),
+    _p('engine_profile.opt', '', 'Shape TensorRT tunes engines built from onnx_sources for '
+       '(name:1x3x640x640, several separated by commas).', read_only=True),
+    _p('engine_profile.max', '', 'Largest shape of each dynamic input of the ONNX sources '
+       '(name:1x3x1280x1280, several separated by commas).', read_only=True),
     _p('engine_cache_dir', '', 'Folder of built TensorRT engines, keyed by GPU, TensorRT '
        'version, precision and ONNX hash (empty: ~/.cache/accel_ai_ros/engines).',
        read_only=True),
@@ -344,6 +355,14 @@ def validate(changes: Mapping[str, Any], current: Mapping[str, Any],
             and float(merged['failure_warn_ratio']) > float(merged['failure_error_ratio']):
         return (f'failure_warn_ratio ({merged["failure_warn_ratio"]:g}) must not exceed '
                 f'failure_error_ratio ({merged["failure_error_ratio"]:g})')
+    # The three engine_profile values are checked together, once all are known (the node
+    # declares parameters one at a time; start_up_problem checks the file's values at once).
+    if any(name in changes for name in PROFILE_PARAMETERS) and all(
+            name in merged for name in PROFILE_PARAMETERS):
+        try:
+            profile_from_parameters(merged)
+        except ParameterError as error:
+            return str(error)
     if check_files and 'precision' in changes:
         return check_precision(str(merged['precision']), merged)
     return None
@@ -390,6 +409,10 @@ def start_up_problem(values: Mapping[str, Any]) -> Optional[str]:
             hint = f'; allowed: {allowed}' if allowed else ''
             return (f'invalid parameter {spec.name}: {problem}. Fix {spec.name} in the '
                     f'parameter file or the -p argument (default {spec.default!r}{hint}).')
+    try:
+        profile_from_parameters(values)
+    except ParameterError as error:
+        return f'invalid engine_profile: {error}.'
     return None
 
 

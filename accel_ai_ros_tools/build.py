@@ -32,7 +32,6 @@ from typing import Tuple
 
 from accel_ai_ros.backends.tensorrt.build import check_dla_request
 from accel_ai_ros.backends.tensorrt.build import check_precision_request
-from accel_ai_ros.backends.tensorrt.build import check_profile_shapes
 from accel_ai_ros.backends.tensorrt.build import engine_file_name
 from accel_ai_ros.backends.tensorrt.build import EngineFromOnnx
 from accel_ai_ros.backends.tensorrt.build import inspect_onnx
@@ -41,40 +40,13 @@ from accel_ai_ros.backends.tensorrt.build import SaveEngine
 from accel_ai_ros.backends.tensorrt.build import trt_major
 from accel_ai_ros.backends.tensorrt.cache import default_cache_dir
 from accel_ai_ros.backends.tensorrt.cache import EngineCache
+from accel_ai_ros.backends.tensorrt.profile import profile_from_args
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 
 PROG = 'accel-ai-build'
 Shape = Tuple[int, ...]
-
-
-def parse_shape(text: str) -> Tuple[str, Shape]:
-    """Parse 'name:1x3x640x640' into ('name', (1, 3, 640, 640))."""
-    name, sep, dims = text.rpartition(':')
-    try:
-        shape = tuple(int(d) for d in dims.lower().split('x'))
-    except ValueError:
-        shape = ()
-    if not sep or not name or not shape or any(d < 1 for d in shape):
-        raise ParameterError(f'shape {text!r} is not NAME:DxDxD (e.g. input:1x3x640x640)')
-    return name, shape
-
-
-def profile_from_args(min_shapes: Sequence[str], opt_shapes: Sequence[str],
-                      max_shapes: Sequence[str]) -> Dict[str, Tuple[Shape, Shape, Shape]]:
-    """Combine --min/--opt/--max-shape values into a checked profile per input."""
-    groups = (min_shapes, opt_shapes, max_shapes)
-    parsed = [dict(parse_shape(s) for s in group) for group in groups]
-    names = set().union(*parsed)
-    profile = {}
-    for name in sorted(names):
-        missing = [flag for flag, group in zip(('--min-shape', '--opt-shape', '--max-shape'),
-                                               parsed) if name not in group]
-        if missing:
-            raise ParameterError(f'input {name!r} needs {", ".join(missing)} as well')
-        profile[name] = (parsed[0][name], parsed[1][name], parsed[2][name])
-    return check_profile_shapes(profile)
 
 
 def parse_precisions(values: Sequence[str]) -> List[str]:

@@ -5,8 +5,12 @@
 #   .venv/share/accel_ai_ros/{package.xml,launch/,config/}
 #   .venv/share/ament_index/resource_index/packages/accel_ai_ros
 #   .venv/lib/pythonX.Y/site-packages/accel_ai_ros
-# Usage: bash scripts/setup.sh [--dev]     (--dev adds the test and lint tools)
-# Environment: ACCEL_PYTHON (default python3, 3.10-3.12), VENV (default <repo>/.venv).
+# Usage: bash scripts/setup.sh [--dev] [--system-site-packages | --no-system-site-packages]
+#   --dev adds the test and lint tools; --system-site-packages lets the venv see the system's
+#   Python modules (JetPack installs TensorRT's there), the default on a Jetson, detected by
+#   /etc/nv_tegra_release; --show-venv-options prints the venv options and exits.
+# Environment: ACCEL_PYTHON (default python3, 3.10-3.12), VENV (default <repo>/.venv),
+#   ACCEL_TEGRA_RELEASE (default /etc/nv_tegra_release: the file that marks a Jetson).
 set -euo pipefail
 
 # shellcheck source=scripts/env.sh
@@ -14,10 +18,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ACCEL_REPO"
 
 DEV=0
+SYSTEM_SITE=auto
+SHOW_VENV_OPTIONS=0
 for arg in "$@"; do
   case "$arg" in
     --dev) DEV=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --system-site-packages) SYSTEM_SITE=1 ;;
+    --no-system-site-packages) SYSTEM_SITE=0 ;;
+    --show-venv-options) SHOW_VENV_OPTIONS=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -28,6 +37,21 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 STATE="$VENV/.accel_ai_ros"
 
 # --- 1. The virtual env -------------------------------------------------------------------
+# JetPack installs TensorRT's Python module (python3-libnvinfer) system-wide, where a plain
+# venv cannot see it: on a Jetson the venv includes the system site-packages.
+TEGRA_RELEASE="${ACCEL_TEGRA_RELEASE:-/etc/nv_tegra_release}"
+if [ "$SYSTEM_SITE" = auto ]; then
+  if [ -f "$TEGRA_RELEASE" ]; then SYSTEM_SITE=1; SITE_WHY="Jetson ($TEGRA_RELEASE)"
+  else SYSTEM_SITE=0; SITE_WHY="not a Jetson (no $TEGRA_RELEASE)"; fi
+else
+  SITE_WHY="asked on the command line"
+fi
+VENV_OPTIONS=()
+if [ "$SYSTEM_SITE" = 1 ]; then VENV_OPTIONS+=(--system-site-packages); fi
+if [ "$SHOW_VENV_OPTIONS" = 1 ]; then
+  echo "venv options: ${VENV_OPTIONS[*]:-(none)} ($SITE_WHY)"
+  exit 0
+fi
 PY="${ACCEL_PYTHON:-python3}"
 venv_ok() {
   [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1
@@ -49,9 +73,18 @@ if ! venv_ok; then
     sudo apt-get install python3-venv python${pyver}-venv"
     fi
   fi
-  say "creating $VENV with $("$PY" -V 2>&1)"
+  say "creating $VENV with $("$PY" -V 2>&1) ${VENV_OPTIONS[*]:-} ($SITE_WHY)"
   rm -rf "$VENV"
-  "$PY" -m venv "$VENV"
+  "$PY" -m venv "${VENV_OPTIONS[@]}" "$VENV"
+elif [ -f "$VENV/pyvenv.cfg" ]; then
+  # An existing venv follows the choice too (Python reads pyvenv.cfg at every start).
+  want_site=false
+  if [ "$SYSTEM_SITE" = 1 ]; then want_site=true; fi
+  if ! grep -qx "include-system-site-packages = $want_site" "$VENV/pyvenv.cfg"; then
+    say "include-system-site-packages = $want_site in $VENV/pyvenv.cfg ($SITE_WHY)"
+    sed -i "s/^include-system-site-packages = .*/include-system-site-packages = $want_site/" \
+      "$VENV/pyvenv.cfg"
+  fi
 fi
 mkdir -p "$STATE"
 # colcon must never crawl into the venv.
@@ -167,5 +200,12 @@ if [ -x "$MAKER" ]; then
   fi
 else
   say "demo models: make_demo_models not installed yet, skipped"
+fi
+if [ "$SYSTEM_SITE" = 1 ]; then
+  if trt_version="$("$VPY" -c 'import tensorrt; print(tensorrt.__version__)' 2>/dev/null)"; then
+    say "TensorRT $trt_version is visible in the venv (system site-packages)"
+  else
+    say "TensorRT is not importable: on a Jetson install JetPack's python3-libnvinfer"
+  fi
 fi
 say "done: venv $VENV"

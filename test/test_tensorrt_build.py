@@ -30,6 +30,7 @@ from typing import Dict
 from typing import List
 
 from models import make_classifier
+from models import make_dynamic_model
 import numpy as np
 import onnx
 import pytest
@@ -50,6 +51,7 @@ from accel_ai_ros.backends.tensorrt.manifest import model_sha256
 from accel_ai_ros.backends.tensorrt.manifest import PlatformInfo
 from accel_ai_ros.backends.tensorrt.manifest import read_manifest
 from accel_ai_ros.backends.tensorrt.manifest import sha256_file
+from accel_ai_ros.backends.tensorrt.profile import profile_from_args
 from accel_ai_ros.backends.tensorrt.runner import released
 from accel_ai_ros.backends.tensorrt.util import format_precision_summary
 from accel_ai_ros.backends.tensorrt.util import io_tensor_problem
@@ -59,9 +61,11 @@ from accel_ai_ros.backends.tensorrt.util import summarize_layer_precisions
 from accel_ai_ros.engines.selection import loader_for
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.params import defaults
+from accel_ai_ros.params import start_up_problem
+from accel_ai_ros.params import validate
 from accel_ai_ros_tools.build import build_options
 from accel_ai_ros_tools.build import make_parser
-from accel_ai_ros_tools.build import profile_from_args
 
 ORIN = PlatformInfo('10.3.0', 'Orin', '8.7')
 
@@ -411,3 +415,51 @@ def test_failed_cuda_release_is_logged(caplog: pytest.LogCaptureFixture) -> None
         assert released(cudart, (700,), 'cudaStreamDestroy') is False
     assert any('cudaStreamDestroy' in r.getMessage() and 'cudaErrorIllegalAddress'
                in r.getMessage() for r in caplog.records)
+
+
+# -- 19: dynamic shapes of ONNX sources come from the parameter file -------------------------
+
+def test_engine_profile_parameters_are_validated() -> None:
+    good = {'engine_profile.min': 'input:1x3x16x16', 'engine_profile.opt': 'input:1x3x32x32',
+            'engine_profile.max': 'input:1x3x64x64'}
+    assert validate(good, defaults()) is None
+    partial = validate({'engine_profile.min': 'input:1x3x16x16'}, defaults())
+    assert partial is not None and 'engine_profile.opt' in partial
+    reversed_range = dict(good, **{'engine_profile.max': 'input:1x3x8x8'})
+    problem = validate(reversed_range, defaults())
+    assert problem is not None and 'min <= opt <= max' in problem
+    garbled = validate(dict(good, **{'engine_profile.opt': 'input=1x3x32x32'}), defaults())
+    assert garbled is not None and 'NAME:DxDxD' in garbled
+    # At start-up the parameter file's values are checked together, before rclpy declares
+    # them one by one (each declaration alone is not refused for lacking the other two).
+    assert start_up_problem(good) is None
+    missing_max = start_up_problem({k: v for k, v in good.items() if k != 'engine_profile.max'})
+    assert missing_max is not None and 'engine_profile.max' in missing_max
+    assert validate({'engine_profile.min': 'input:1x3x16x16'}, {}) is None
+
+
+def test_onnx_source_with_dynamic_shapes_is_built_with_the_profile(tmp_path: Path) -> None:
+    onnx_path = make_dynamic_model(tmp_path / 'dynamic.onnx')
+    values = dict(defaults(), **{
+        'onnx_sources.fp32': str(onnx_path), 'engine_cache_dir': str(tmp_path / 'cache'),
+        'engine_profile.min': 'input:1x3x16x16', 'engine_profile.opt': 'input:1x3x32x32',
+        'engine_profile.max': 'input:1x3x64x64', 'input_width': 32, 'input_height': 32})
+    loader = loader_for(values, 'fp32')
+    assert isinstance(loader, CachedEngineLoader)
+    build = RecordingBuild()
+    loader.cache = EngineCache(tmp_path / 'cache', platform=lambda: ORIN, builder=build)
+    loader.runner_factory = ort_runner
+    runner = loader()
+    try:
+        assert [call['profile_shapes'] for call in build.calls] == [
+            {'input': [[1, 3, 16, 16], [1, 3, 32, 32], [1, 3, 64, 64]]}]
+        out = runner.infer({'input': np.zeros((1, 3, 48, 48), np.float32)})
+        assert out['logits'].shape == (1, 10)
+    finally:
+        runner.deactivate()
+    # Another profile is another engine.
+    other = dict(values, **{'engine_profile.max': 'input:1x3x128x128'})
+    other_loader = loader_for(other, 'fp32')
+    assert isinstance(other_loader, CachedEngineLoader)
+    assert loader.cache.key(onnx_path, 'fp32', other_loader.build_options) != \
+        loader.cache.key(onnx_path, 'fp32', loader.build_options)

@@ -29,6 +29,7 @@ from typing import Optional
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.registry import runner_options
 from accel_ai_ros.backends.tensorrt.cache import CachedEngineLoader
+from accel_ai_ros.backends.tensorrt.profile import profile_from_parameters
 from accel_ai_ros.engines.loaders import backend_for_path
 from accel_ai_ros.engines.loaders import RunnerFromFile
 from accel_ai_ros.errors import ParameterError
@@ -73,7 +74,8 @@ def loader_for(values: Mapping[str, Any], precision: str) -> Loader:
             precision=precision, cache_dir=cache_dir,
             force_rebuild=bool(values.get('force_engine_update', False)),
             allow_plugins=bool(values.get('allow_engine_plugins', False)),
-            device=int(values.get('gpu_device', 0)))
+            device=int(values.get('gpu_device', 0)),
+            build_options={'profile_shapes': profile_from_parameters(values)})
     loader = RunnerFromFile(engine, backend=backend, **runner_options(backend, values))
     if backend == 'torch':
         # One file serves every precision: the runner casts it to the one being loaded (not

@@ -47,6 +47,8 @@ from accel_ai_ros.backends.tensorrt.manifest import atomic_write
 from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
 from accel_ai_ros.backends.tensorrt.manifest import make_manifest
 from accel_ai_ros.backends.tensorrt.manifest import write_manifest
+from accel_ai_ros.backends.tensorrt.profile import check_profile_shapes
+from accel_ai_ros.backends.tensorrt.profile import ProfileShapes
 from accel_ai_ros.backends.tensorrt.util import cuda_call
 from accel_ai_ros.backends.tensorrt.util import device_platform
 from accel_ai_ros.backends.tensorrt.util import dims_list
@@ -62,9 +64,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger('accel_ai_ros')
 
 PathLike = Union[str, 'os.PathLike[str]']
-Shape = Tuple[int, ...]
-#: input name -> (min, opt, max) shapes of the optimization profile.
-ProfileShapes = Mapping[str, Tuple[Shape, Shape, Shape]]
 Progress = Callable[[str], None]
 
 PRECISIONS: Tuple[str, ...] = ('fp32', 'fp16', 'int8')
@@ -238,23 +237,6 @@ def check_precision_request(precision: str, info: OnnxPrecision, major: int,
         warnings.append(f'the model has {info.qdq_nodes} Q/DQ nodes: those layers run in INT8 '
                         f'whatever the requested precision ({precision})')
     return warnings
-
-
-def check_profile_shapes(profile: ProfileShapes) -> Dict[str, Tuple[Shape, Shape, Shape]]:
-    """Validate min <= opt <= max, same rank, positive dims; return them as int tuples."""
-    checked = {}
-    for name, shapes in profile.items():
-        if len(shapes) != 3:
-            raise ParameterError(f'profile for input {name!r} needs min, opt and max shapes')
-        low, opt, high = (tuple(int(d) for d in s) for s in shapes)
-        if not len(low) == len(opt) == len(high):
-            raise ParameterError(f'profile shapes for input {name!r} differ in rank: min '
-                                 f'{low}, opt {opt}, max {high}')
-        if any(d < 1 for d in low) or not all(a <= b <= c for a, b, c in zip(low, opt, high)):
-            raise ParameterError(f'profile for input {name!r} must satisfy 1 <= min <= opt <= '
-                                 f'max in every dimension, got min {low}, opt {opt}, max {high}')
-        checked[str(name)] = (low, opt, high)
-    return checked
 
 
 #: Every build option and its default: the options that change the engine.
@@ -602,9 +584,10 @@ class EngineFromOnnx:
                 dynamic.append(f'{tensor.name}{shape}')
         if dynamic:
             raise ParameterError(
-                f'input(s) {", ".join(dynamic)} have dynamic dimensions; give their range, '
-                f'e.g. --min-shape input:1x3x320x320 --opt-shape input:1x3x640x640 '
-                f'--max-shape input:1x3x1280x1280')
+                f'input(s) {", ".join(dynamic)} have dynamic dimensions; give their range: '
+                f'accel-ai-build --min-shape input:1x3x320x320 --opt-shape input:1x3x640x640 '
+                f"--max-shape input:1x3x1280x1280, or in the node's parameter file "
+                f'engine_profile.min/opt/max')
         if not self.profile_shapes:
             return
         profile = builder.create_optimization_profile()
