@@ -33,8 +33,8 @@ from typing import Sequence
 from typing import Tuple
 
 from accel_ai_ros.backends.registry import BACKENDS
-from accel_ai_ros.backends.tensorrt.profile import profile_from_parameters
-from accel_ai_ros.backends.tensorrt.profile import PROFILE_PARAMETERS
+from accel_ai_ros.backends.tensorrt.profile_shapes import profile_from_parameters
+from accel_ai_ros.backends.tensorrt.profile_shapes import PROFILE_PARAMETERS
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.image_header import DEFAULT_MAX_IMAGE_PIXELS
 from accel_ai_ros.image_header import OPENCV_MAX_PIXELS

@@ -40,7 +40,7 @@ from accel_ai_ros.backends.tensorrt.build import SaveEngine
 from accel_ai_ros.backends.tensorrt.build import trt_major
 from accel_ai_ros.backends.tensorrt.cache import default_cache_dir
 from accel_ai_ros.backends.tensorrt.cache import EngineCache
-from accel_ai_ros.backends.tensorrt.profile import profile_from_args
+from accel_ai_ros.backends.tensorrt.profile_shapes import profile_from_args
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError

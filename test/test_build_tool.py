@@ -32,8 +32,8 @@ from accel_ai_ros.backends.registry import available_backends
 from accel_ai_ros.backends.tensorrt.build import check_precision_request
 from accel_ai_ros.backends.tensorrt.build import inspect_onnx
 from accel_ai_ros.backends.tensorrt.build import OnnxPrecision
-from accel_ai_ros.backends.tensorrt.profile import parse_shape
-from accel_ai_ros.backends.tensorrt.profile import profile_from_args
+from accel_ai_ros.backends.tensorrt.profile_shapes import parse_shape
+from accel_ai_ros.backends.tensorrt.profile_shapes import profile_from_args
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros_tools.build import main

@@ -51,7 +51,7 @@ from accel_ai_ros.backends.tensorrt.manifest import model_sha256
 from accel_ai_ros.backends.tensorrt.manifest import PlatformInfo
 from accel_ai_ros.backends.tensorrt.manifest import read_manifest
 from accel_ai_ros.backends.tensorrt.manifest import sha256_file
-from accel_ai_ros.backends.tensorrt.profile import profile_from_args
+from accel_ai_ros.backends.tensorrt.profile_shapes import profile_from_args
 from accel_ai_ros.backends.tensorrt.runner import released
 from accel_ai_ros.backends.tensorrt.util import format_precision_summary
 from accel_ai_ros.backends.tensorrt.util import io_tensor_problem

@@ -29,7 +29,7 @@ from typing import Optional
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.registry import runner_options
 from accel_ai_ros.backends.tensorrt.cache import CachedEngineLoader
-from accel_ai_ros.backends.tensorrt.profile import profile_from_parameters
+from accel_ai_ros.backends.tensorrt.profile_shapes import profile_from_parameters
 from accel_ai_ros.engines.loaders import backend_for_path
 from accel_ai_ros.engines.loaders import RunnerFromFile
 from accel_ai_ros.errors import ParameterError

@@ -47,8 +47,8 @@ from accel_ai_ros.backends.tensorrt.manifest import atomic_write
 from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
 from accel_ai_ros.backends.tensorrt.manifest import make_manifest
 from accel_ai_ros.backends.tensorrt.manifest import write_manifest
-from accel_ai_ros.backends.tensorrt.profile import check_profile_shapes
-from accel_ai_ros.backends.tensorrt.profile import ProfileShapes
+from accel_ai_ros.backends.tensorrt.profile_shapes import check_profile_shapes
+from accel_ai_ros.backends.tensorrt.profile_shapes import ProfileShapes
 from accel_ai_ros.backends.tensorrt.util import cuda_call
 from accel_ai_ros.backends.tensorrt.util import device_platform
 from accel_ai_ros.backends.tensorrt.util import dims_list

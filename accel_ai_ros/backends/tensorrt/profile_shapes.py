@@ -96,7 +96,7 @@ def profile_from_parameters(values: Mapping[str, Any]) -> Dict[str, Tuple[Shape,
     if not any(groups):
         return {}
     try:
-        return profile_from_args(*groups, labels=PROFILE_PARAMETERS)
+        return profile_from_args(groups[0], groups[1], groups[2], labels=PROFILE_PARAMETERS)
     except ParameterError as error:
         raise ParameterError(
             f'{error}; write engine_profile.min, engine_profile.opt and engine_profile.max '
