@@ -319,8 +319,9 @@ class GpuPreprocessor:
 
     def frame_key(self, params: _Params) -> Tuple[int, ...]:
         """Return what a captured upload and kernel depend on: buffers and kernel arguments."""
+        names = [field[0] for field in params._fields_[2:]]
         return (id(self), self._pinned.ptr, int(params.src or 0)) + tuple(
-            getattr(params, name) for name, _ in params._fields_[2:])
+            getattr(params, name) for name in names)
 
     def launch(self, params: _Params, out_ptr: int, stream_ptr: int) -> None:
         """Queue the fused kernel that reads the uploaded frame and writes ``out_ptr``."""

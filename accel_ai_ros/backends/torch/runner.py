@@ -34,8 +34,9 @@ launches, not arithmetic, bound latency). :meth:`TorchRunner.run_image` copies t
 frame into pinned memory and replays ONE graph per frame: the upload, the fused
 preprocessing kernel writing the input buffer, and the forward pass, captured on the first
 frame of each image size (few Python-to-CUDA calls a frame: each one gives up the GIL, and
-getting it back can wait for other threads of the process). Outputs come back to the host as float32 numpy arrays (integer outputs keep their
-dtype). At ``precision='fp32'`` TF32 is off, so results match an FP32 reference.
+getting it back can wait for other threads of the process). Outputs come back to the host
+as float32 numpy arrays (integer outputs keep their dtype). At ``precision='fp32'`` TF32 is
+off, so results match an FP32 reference.
 """
 
 import contextlib
