@@ -38,10 +38,12 @@ for step in $steps; do
         bench "${latency[@]}" --rate 0 --frames 600 --same-process
         bench "${latency[@]}" --rate 0 --frames 600
       } 2>&1 | tee "$out/bench.txt" ;;
-    gil)  # the camera in the node's process above 60 Hz, Python's GIL interval against 0.5 ms
+    gil)  # above 60 Hz and back to back: Python's GIL switch interval (5 ms) against 0.5 ms
       {
         bench "${latency[@]}" --rate 120 --frames 600 --same-process
         bench "${latency[@]}" --rate 120 --frames 600 --same-process --switch-interval-ms 0.5
+        bench "${latency[@]}" --rate 0 --frames 600 --same-process --switch-interval-ms 0.5
+        bench "${latency[@]}" --rate 0 --frames 600 --switch-interval-ms 0.5
       } 2>&1 | tee "$out/gil.txt" ;;
     cpu)
       sed -e 's/yolov8n_shaped.pt2/yolov8n_shaped.onnx/' -e 's/precision: fp16/precision: fp32/' \
