@@ -29,13 +29,14 @@ CONFIG = AdaptiveConfig(latency_budget_ms=50.0, breach_window_s=3.0, recover_rat
 ORDER = ('fp32', 'fp16', 'int8')
 LADDER = build_ladder(['fp32', 'fp16', 'int8'], {'fp32': 0.97, 'fp16': 0.97, 'int8': 0.95},
                       {}, 0.0, ORDER)
-# Inference costs of each precision when it ran: fp16 costs a quarter of fp32.
+# Inference costs of each precision (idle): fp16 costs a quarter of fp32.
 COSTS = {'fp32': 40.0, 'fp16': 10.0, 'int8': 8.0}
 
 
 def loaded(latency: float, precision: str, **kw) -> Measurements:
     """Measurements of ``precision`` at ``latency`` ms, with the usual inference costs."""
-    return Measurements(latency_ms=latency, frames=30, inference_ms=COSTS, **kw)
+    return Measurements(latency_ms=latency, frames=30, inference_ms=latency * 0.8,
+                        cost_ms=COSTS, **kw)
 
 
 def run(measure, until: float, state=None, step: float = 0.5, ladder=LADDER,
@@ -81,8 +82,9 @@ def test_breach_then_recovery_with_hysteresis():
 
     state, changes = run(load, until=60.0, state=start)
     assert changes[0] == (8.0, 'fp16'), 'down 3 s after the load started'
-    # Back up only once fp32's predicted latency (15 + 10 * 3 = 45 ms) fits 0.7 x 50 = 35 ms?
-    # It does not: 45 > 35, so the policy stays on fp16 although fp32 would just fit.
+    # Back up only once fp32's predicted latency fits 0.7 x 50 = 35 ms: idle fp16 takes 15 ms
+    # of which 12 ms inference, fp32 costs 4x: 15 + 12 * 3 = 51 ms > 35 ms. fp32 would take
+    # 45 ms, under the budget but too close to it: the policy stays on fp16 (hysteresis).
     assert changes == [(8.0, 'fp16')]
     assert state.current == 'fp16'
 
@@ -93,8 +95,8 @@ def test_recovery_when_the_slower_precision_fits_well():
     def load(t: float, p: str) -> Measurements:
         heavy = 5.0 <= t < 30.0
         latency = {'fp32': 90.0 if heavy else 30.0, 'fp16': 40.0 if heavy else 8.0}[p]
-        return Measurements(latency_ms=latency, frames=30,
-                            inference_ms={'fp32': 25.0, 'fp16': 5.0})
+        return Measurements(latency_ms=latency, frames=30, inference_ms=5.0 if not heavy else 20,
+                            cost_ms={'fp32': 25.0, 'fp16': 5.0})
 
     state, changes = run(load, until=60.0, state=start)
     # Predicted fp32 after the load: 8 + 5 * (25 / 5 - 1) = 28 ms <= 35 ms: back at 33 s.
@@ -147,7 +149,7 @@ def test_no_flapping_when_the_load_sits_on_the_edge():
     def edge(t: float, p: str) -> Measurements:
         # fp32 breaches; fp16 looks as if fp32 would fit (a model of the cost that is wrong).
         return Measurements(latency_ms=60.0 if p == 'fp32' else 10.0, frames=30,
-                            inference_ms={'fp32': 12.0, 'fp16': 10.0})
+                            inference_ms=8.0, cost_ms={'fp32': 12.0, 'fp16': 10.0})
 
     state, changes = run(edge, until=300.0, state=start)
     gaps = [b[0] - a[0] for a, b in zip(changes, changes[1:])]

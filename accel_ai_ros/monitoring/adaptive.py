@@ -117,16 +117,19 @@ class Measurements:
     """What the node measured over the recent window.
 
     ``latency_ms`` is the p95 of receipt to publish for frames run by the current precision
-    (nan when none ran); ``inference_ms`` the recent median inference time of each precision
-    that ran (for the cost ratio between two precisions); ``frames`` how many frames the
-    window holds; ``throttled`` None when no source can tell.
+    (nan when none ran) and ``inference_ms`` their median inference time; ``frames`` how many
+    frames the window holds; ``throttled`` None when no source can tell. ``cost_ms`` is each
+    precision's own cost: a low percentile of its inference times over its last few hundred
+    frames, so that a load that came and went does not distort the ratio between two
+    precisions.
     """
 
     latency_ms: float = math.nan
     frames: int = 0
     drop_rate: float = 0.0
     throttled: Optional[bool] = None
-    inference_ms: Mapping[str, float] = field(default_factory=dict)
+    inference_ms: float = math.nan
+    cost_ms: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -183,18 +186,18 @@ def breach_signals(m: Measurements, config: AdaptiveConfig) -> List[str]:
 def predicted_latency_ms(m: Measurements, current: Rung, target: Rung) -> float:
     """Return the latency ``target`` would have now: the inference part scaled by cost.
 
-    The cost ratio comes from the inference times measured in this process for both
-    precisions, else from the precision report's latencies, else 1 (unknown: no gain assumed).
+    The cost ratio comes from the costs measured in this process for both precisions, else
+    from the precision report's latencies, else 1 (unknown: no gain assumed).
     """
-    now_inf = m.inference_ms.get(current.precision, math.nan)
-    then_inf = m.inference_ms.get(target.precision, math.nan)
-    if now_inf > 0.0 and then_inf > 0.0:
-        ratio = then_inf / now_inf
+    now_cost = m.cost_ms.get(current.precision, math.nan)
+    then_cost = m.cost_ms.get(target.precision, math.nan)
+    if now_cost > 0.0 and then_cost > 0.0:
+        ratio = then_cost / now_cost
     elif current.report_latency_ms and target.report_latency_ms:
         ratio = target.report_latency_ms / current.report_latency_ms
     else:
         ratio = 1.0
-    part = now_inf if now_inf > 0.0 else m.latency_ms
+    part = m.inference_ms if m.inference_ms > 0.0 else m.latency_ms
     return m.latency_ms + part * (ratio - 1.0)
 
 

@@ -48,8 +48,9 @@ from accel_ai_ros.monitoring.system import SystemSample
 from accel_ai_ros.precision_report import Report
 from accel_ai_ros.precision_report import row_for
 
-#: Inference times kept per precision for the cost ratio between two precisions.
-COST_SAMPLES = 50
+#: Inference times kept per precision for its cost, and the percentile taken as the cost.
+COST_SAMPLES = 500
+COST_PERCENTILE = 10.0
 
 
 def ladder_from_report(report: Optional[Report], configured: Sequence[str],
@@ -84,6 +85,7 @@ class Supervisor:
         self._health_latency = TimedSamples(window_s)
         self._health_counts = CounterWindow(window_s)
         self._policy_latency = TimedSamples(config.breach_window_s)
+        self._policy_inference = TimedSamples(config.breach_window_s)
         self._policy_counts = CounterWindow(config.breach_window_s)
         self._costs: Dict[str, Deque[float]] = {}
         self._last_received = -1
@@ -97,6 +99,7 @@ class Supervisor:
         with self._lock:
             self._limits, self._config = limits, config
             self._policy_latency.window_s = config.breach_window_s
+            self._policy_inference.window_s = config.breach_window_s
             self._policy_counts.window_s = config.breach_window_s
 
     # -- events --------------------------------------------------------------------------
@@ -107,6 +110,7 @@ class Supervisor:
             self._active_since, self._last_image_at = now, None
             self._state = adaptive.start(precision, now, self._config)
             self._policy_latency.clear()
+            self._policy_inference.clear()
             self._health_latency.clear()
 
     def deactivated(self) -> None:
@@ -121,6 +125,7 @@ class Supervisor:
         with self._lock:
             self._health_latency.add(now, total_ms)
             self._policy_latency.add(now, total_ms)
+            self._policy_inference.add(now, inference_ms)
             costs = self._costs.setdefault(precision, collections.deque(maxlen=COST_SAMPLES))
             costs.append(float(inference_ms))
 
@@ -140,6 +145,7 @@ class Supervisor:
         """Note that ``precision`` serves now; the latency window starts over."""
         with self._lock:
             self._policy_latency.clear()
+            self._policy_inference.clear()
             if self._state is not None:
                 self._state = replace(self._state, current=precision)
 
@@ -178,12 +184,16 @@ class Supervisor:
             if self._state is None:
                 return None
             latencies = self._policy_latency.values(now)
-            costs = {p: float(np.median(list(v))) for p, v in self._costs.items() if v}
+            inference = self._policy_inference.values(now)
+            costs = {p: float(np.percentile(list(v), COST_PERCENTILE))
+                     for p, v in self._costs.items() if v}
             m = Measurements(
                 latency_ms=float(np.percentile(latencies, 95.0)) if latencies else math.nan,
                 frames=len(latencies),
                 drop_rate=WindowRates.from_delta(self._policy_counts.delta()).drop_share,
-                throttled=sample.throttled if sample else None, inference_ms=costs)
+                throttled=sample.throttled if sample else None,
+                inference_ms=float(np.median(inference)) if inference else math.nan,
+                cost_ms=costs)
             self._state, decision = adaptive.decide(self._state, m, ladder, self._config, now,
                                                     min_accuracy)
             if decision is not None:
