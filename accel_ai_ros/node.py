@@ -89,6 +89,7 @@ from accel_ai_ros.pipeline import PendingFrame
 from accel_ai_ros.precision_policy import accuracy_floor_problem
 from accel_ai_ros.precision_policy import recommended_precision
 from accel_ai_ros.precision_report import load_report
+from accel_ai_ros.shared_engine import shared_loader
 from accel_ai_ros.stats import FrameCounters
 from accel_ai_ros.stats import LatencyTracker
 from accel_ai_ros.stats import Throttle
@@ -274,6 +275,8 @@ class InferenceNode(LifecycleNode):
         warm = self._warm.pop(precision, None)
         load: Loader = (lambda: warm) if warm is not None \
             else loader_for(self._values, precision)
+        if warm is None and self._values['share_engine']:
+            load = shared_loader(load, int(self._values['max_batch']))
         processor = self._processor
         assert processor is not None, 'engines load only after configure'
 

@@ -132,6 +132,12 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        read_only=True),
     _p('intra_op_threads', 0, 'CPU threads ONNX Runtime may use for one inference '
        '(0: its default).', read_only=True, min_value=0, max_value=256),
+    _p('share_engine', False, 'Share the engine with the other inference nodes of this '
+       'process that load the same one (several cameras in one component_container): it '
+       'is loaded once, and frames waiting together run as one batch.', read_only=True),
+    _p('max_batch', 8, 'Most frames a shared engine runs in one call (share_engine; an '
+       'engine with a fixed batch N takes at most N).', read_only=True, min_value=1,
+       max_value=64),
     _p('precision_report', '', 'Trade-off report (report.json of accel-ai-bench precision) '
        'with the measured accuracy and latency of each precision (empty: none).',
        read_only=True),
