@@ -55,6 +55,10 @@ class InferenceError(AccelAiError):
     """Inputs do not match the engine's metadata, or the backend failed while running."""
 
 
+class NonFiniteOutputError(InferenceError):
+    """An engine produced NaN or infinite values: its results would be meaningless."""
+
+
 class PostprocessError(AccelAiError):
     """Output tensors do not have a layout the configured task understands."""
 

@@ -35,6 +35,7 @@ import numpy as np
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import EngineError
+from accel_ai_ros.errors import NonFiniteOutputError
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.preprocess import spec_from_tensor
@@ -175,6 +176,7 @@ class FrameProcessor:
         """Run one image; stage times in milliseconds go into ``timings``."""
         prepared = self._prepare(runner)
         outputs, transform = runner.run_image(image, prepared.spec)
+        check_finite(outputs)
         start = time.perf_counter()
         result = prepared.decoder(outputs, transform)
         if timings is not None:
@@ -183,3 +185,25 @@ class FrameProcessor:
             timings['postprocess'] = (time.perf_counter() - start) * 1e3
         result.raw = outputs
         return result
+
+
+def check_finite(outputs: Mapping[str, np.ndarray]) -> None:
+    """
+    Refuse outputs holding NaN or infinity, naming the output.
+
+    A float64 sum is finite exactly when every value is (no allocation; a float16 or float32
+    sum could overflow on large finite values); only a failing output is counted in full.
+
+    :raises NonFiniteOutputError: naming the first such output.
+    """
+    for name, array in outputs.items():
+        values = np.asarray(array)
+        if values.dtype.kind != 'f' or np.isfinite(values.sum(dtype=np.float64)):
+            continue
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise NonFiniteOutputError(
+                f"output '{name}' holds {bad} NaN or infinite values of {values.size}; "
+                'nothing is published for this frame. The engine is broken for this input '
+                '(an FP16 overflow or a bad INT8 calibration is the usual cause): try the '
+                'fp32 engine, or rebuild this precision.')

@@ -160,6 +160,7 @@ class InferenceNode(LifecycleNode):
         self._activated_at = 0.0
         self._no_frame_warned = False
         self._last_failure = ''
+        self._truncated_frames = 0
         self._internal_precision: Optional[str] = None
         self._ladder = Ladder(())
         self._supervisor = Supervisor(*self._monitoring_settings(),
@@ -483,6 +484,14 @@ class InferenceNode(LifecycleNode):
         processor = self._processor
         assert processor is not None
         result = processor.process(image, runner, timings)
+        if result.truncated:
+            self._truncated_frames += 1
+            if self._truncated_frames == 1:
+                self.get_logger().warning(
+                    f'more than max_detections = {processor.settings.max_detections} '
+                    'detections passed the thresholds in a frame; only the best are published. '
+                    'Raise max_detections (or score_threshold) if that is too few; '
+                    "/diagnostics counts such frames ('frames cut by max_detections').")
         start = time.perf_counter()
         pubs = self._pubs
         if 'results' in pubs:
@@ -572,6 +581,8 @@ class InferenceNode(LifecycleNode):
             summary_ok=f'running {self._serving_precision}', engine_error=self._last_error,
             last_failure=self._last_failure, sample=sample)
         extra = dict(self._supervisor.values())
+        if self._truncated_frames:
+            extra['frames cut by max_detections'] = str(self._truncated_frames)
         if self._last_failure:
             extra['last failure'] = self._last_failure
         values = diagnostic_values(

@@ -23,6 +23,7 @@ from typing import Dict
 
 import cv2
 from hostile_images import png_bomb
+from models import make_bright_nan_model
 from models import make_classifier
 from models import make_identity_model
 import numpy as np
@@ -173,3 +174,20 @@ def test_bad_frames_are_logged_once_per_kind_and_cannot_forge_log_lines(ros, eng
     assert not any(line.startswith('[ERROR] [inference_node]: forged') for line in lines), lines
     assert '\\n[ERROR]' in encoding[0] and 'more characters' in encoding[0], encoding
     assert len(encoding[0]) < 1500, encoding
+
+
+def test_non_finite_outputs_are_counted_failed_with_one_warning_naming_the_output(
+        ros, engines, tmp_path, capfd):
+    model = make_bright_nan_model(tmp_path / 'nan.onnx')
+    node = start_node(ros, {'fp32': str(model), 'fp16': engines['fp16']})
+    pub = ros.node('nan_pub').create_publisher(
+        Image, f'{node.get_namespace()}/image', reliable(10))
+    assert wait_for(lambda: pub.get_subscription_count() > 0)
+    capfd.readouterr()
+    for n in range(5):
+        pub.publish(image_msg(np.full((48, 64, 3), 250, np.uint8), 'rgb8'))
+        assert wait_for(lambda: node.counters.get('failed') == n + 1)
+    pub.publish(image_msg(np.full((48, 64, 3), 10, np.uint8), 'rgb8'))
+    assert wait_for(lambda: node.counters.get('processed') == 1)
+    lines = [line for line in capfd.readouterr().err.splitlines() if 'NaN' in line]
+    assert len(lines) == 1 and "output 'scores'" in lines[0], lines

@@ -132,17 +132,50 @@ class DetectionDecoder:
                 f'1; set the layout parameter to match the model')
         return array
 
+    def _implausible(self, layout: str, outputs: Dict[str, np.ndarray],
+                     why: str) -> PostprocessError:
+        """Return the error for outputs that ``layout`` cannot be reading right."""
+        shapes = _shapes(outputs)
+        fits = [other for other in ('yolov5', 'yolov8') if other != layout
+                and _plausible(other, outputs, len(self.labels))]
+        hint = (f"detection_layout '{fits[0]}' fits these outputs: set it" if fits else
+                'set detection_layout to the layout the model was exported with (see the '
+                'detection docs)')
+        return PostprocessError(f'detection_layout {layout!r} cannot be right for output '
+                                f'shapes {shapes}: {why}; {hint}.')
+
+    def _check_classes(self, layout: str, outputs: Dict[str, np.ndarray],
+                       classes: int) -> None:
+        if self.labels and classes < len(self.labels):
+            raise self._implausible(
+                layout, outputs, f'it reads {classes} classes but labels_file has '
+                f'{len(self.labels)}')
+
+    def _check_scores(self, layout: str, outputs: Dict[str, np.ndarray], what: str,
+                      highest: float, lowest: float) -> None:
+        if highest > 1.0 + 1e-3 or lowest < -1e-3:
+            raise self._implausible(
+                layout, outputs, f'{what} range from {lowest:.4g} to {highest:.4g}, not within '
+                '[0, 1]')
+
     def _yolov5(self, outputs: Dict[str, np.ndarray]) -> Candidates:
         pred = self._single(outputs, 'yolov5')
         if pred.shape[1] < 6:
             raise PostprocessError(
                 f'layout yolov5 expects (1, N, 5 + C) with C >= 1, got shapes '
                 f"{_shapes(outputs)}; set the layout parameter (channels first is 'yolov8')")
+        self._check_classes('yolov5', outputs, pred.shape[1] - 5)
+        objectness = pred[:, 4]
+        self._check_scores('yolov5', outputs, 'objectness scores', float(objectness.max()),
+                           float(objectness.min()))
         # score = obj * cls <= obj, so objectness alone filters first.
         pred = pred[pred[:, 4] >= self.score_threshold].astype(np.float32, copy=False)
         cls_scores = pred[:, 5:] * pred[:, 4:5]
         class_ids = np.argmax(cls_scores, axis=1)
         scores = cls_scores[np.arange(pred.shape[0]), class_ids]
+        if scores.size:
+            self._check_scores('yolov5', outputs, 'class scores', float(scores.max()),
+                               float(cls_scores.min()))
         keep = scores >= self.score_threshold
         return _cxcywh_to_xyxy(pred[keep, :4]), scores[keep], class_ids[keep]
 
@@ -152,8 +185,11 @@ class DetectionDecoder:
             raise PostprocessError(
                 f'layout yolov8 expects (1, 4 + C, N) with C >= 1, got shapes '
                 f"{_shapes(outputs)}; set the layout parameter (objectness models are 'yolov5')")
+        self._check_classes('yolov8', outputs, pred.shape[0] - 4)
         cls_scores = pred[4:]
         best = cls_scores.max(axis=0)
+        self._check_scores('yolov8', outputs, 'class scores', float(best.max()),
+                           float(best.min()))
         idx = np.nonzero(best >= self.score_threshold)[0]
         class_ids = np.argmax(cls_scores[:, idx], axis=0)
         scores = best[idx].astype(np.float32)
@@ -214,11 +250,13 @@ class DetectionDecoder:
                  transform: ImageTransform) -> InferenceResult:
         """Return a detection result with boxes in original-image pixels, best first."""
         boxes, scores, class_ids = self.candidates(outputs)
+        cap = self.max_detections + 1          # one more than allowed: tells a cut happened
         if self.class_agnostic:
-            keep = nms(boxes, scores, self.iou_threshold, self.max_detections)
+            keep = nms(boxes, scores, self.iou_threshold, cap)
         else:
-            keep = batched_nms(boxes, scores, class_ids, self.iou_threshold,
-                               self.max_detections)
+            keep = batched_nms(boxes, scores, class_ids, self.iou_threshold, cap)
+        truncated = len(keep) > self.max_detections
+        keep = keep[:self.max_detections]
         image_boxes = transform.boxes_to_image(boxes[keep])
         detections: List[Detection] = []
         for (x1, y1, x2, y2), score, class_id in zip(
@@ -226,4 +264,22 @@ class DetectionDecoder:
             label = self.labels[class_id] if 0 <= class_id < len(self.labels) else ''
             detections.append(Detection(x1=x1, y1=y1, x2=x2, y2=y2, score=score,
                                         class_id=int(class_id), label=label))
-        return InferenceResult(task='detection', detections=detections)
+        return InferenceResult(task='detection', detections=detections, truncated=truncated)
+
+
+def _plausible(layout: str, outputs: Dict[str, np.ndarray], labels: int) -> bool:
+    """Return True when one YOLO output reads sensibly as ``layout`` (shape and scores)."""
+    if len(outputs) != 1:
+        return False
+    array = np.asarray(next(iter(outputs.values())))
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2:
+        return False
+    if layout == 'yolov8':
+        scores, classes = array[4:], array.shape[0] - 4
+    else:
+        scores, classes = array[:, 4:], array.shape[1] - 5
+    if classes < 1 or (labels and classes != labels):
+        return False
+    return bool(scores.size) and -1e-3 <= float(scores.min()) and float(scores.max()) <= 1 + 1e-3

@@ -51,4 +51,6 @@ class InferenceResult:
     task: str
     classes: List[ClassScore] = field(default_factory=list)
     detections: List[Detection] = field(default_factory=list)
+    #: True when more detections passed the thresholds than ``max_detections`` allows.
+    truncated: bool = False
     raw: Dict[str, np.ndarray] = field(default_factory=dict)
