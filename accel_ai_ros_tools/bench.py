@@ -34,6 +34,10 @@ SUBCOMMANDS = {
                   'accuracy against latency per precision variant; report, plots, advice'),
     'gpu-preprocess': ('accel_ai_ros_tools.bench_gpu',
                        'fused GPU preprocessing against the CPU path (needs CUDA)'),
+    'soak': ('accel_ai_ros_tools.bench_reliability',
+             'the node at 30 Hz for a long time: resident memory and latency per window'),
+    'swap-storm': ('accel_ai_ros_tools.bench_reliability',
+                   '1000 precision swaps under a 30 Hz stream: frames lost, wrong headers'),
     'sparsity': ('accel_ai_ros_tools.bench_sparsity',
                  'what 2:4 semi-structured sparsity really gives (PyTorch on CUDA)'),
 }
