@@ -89,7 +89,8 @@ def test_cli_target_reaches_manifest_and_runner(tmp_path: Path, target: str,
     out = tmp_path / 'out'
     assert main([str(make_classifier(tmp_path / 'c.onnx')), '--output-dir', str(out),
                  '--precisions', 'int8', '--calibration-images', str(photos),
-                 '--calibration-count', '3', '--int8-target', target]) == 0
+                 '--calibration-count', '3', '--calibration-min', '1',
+                 '--int8-target', target]) == 0
     entry = next(v for v in read_manifest(out)['variants'] if v['name'] == 'int8')
     assert entry['options']['target'] == target and f'for {target}' in entry['notes']
     assert entry['options']['reduce_range'] == (

@@ -337,7 +337,7 @@ def test_cli_writes_variants_and_fails_cleanly(tmp_path: Path,
     out = tmp_path / 'out'
     photos = _write_photos(tmp_path / 'photos')
     assert main([str(model), '--output-dir', str(out), '--calibration-images', str(photos),
-                 '--calibration-count', '4', '--calibration-cache',
+                 '--calibration-count', '4', '--calibration-min', '1', '--calibration-cache',
                  str(tmp_path / 'cache.json'), '--resize-mode', 'stretch']) == 0
     manifest = read_manifest(out)
     assert [v['name'] for v in manifest['variants']] == ['fp32', 'fp16', 'int8']
@@ -356,7 +356,7 @@ def test_cli_writes_variants_and_fails_cleanly(tmp_path: Path,
     broken.mkdir()
     (broken / 'a.png').write_bytes(b'not a png')
     assert main([str(model), '--output-dir', str(tmp_path / 'o3'), '--calibration-images',
-                 str(broken)]) == 1
+                 str(broken), '--resize-mode', 'stretch']) == 1
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'no decodable frame' in err
     left = sorted(p.name for p in (tmp_path / 'o3').iterdir())
@@ -364,13 +364,43 @@ def test_cli_writes_variants_and_fails_cleanly(tmp_path: Path,
 
 
 # -- pruned x precision ---------------------------------------------------------------------
+def test_cli_says_what_it_calibrated_on(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture) -> None:
+    """
+    Frames found against asked, held-out frames named, too few refused unless forced.
+
+    Guards issue 16 item 3: the tool once used 6 of 200 asked frames and said nothing, and
+    calibrated with default preprocessing without a warning.
+    """
+    model = make_classifier(tmp_path / 'c.onnx')
+    photos = _write_photos(tmp_path / 'photos')  # 5 photos
+    out = tmp_path / 'out'
+    argv = [str(model), '--output-dir', str(out), '--precisions', 'int8',
+            '--calibration-images', str(photos), '--calibration-count', '200']
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert '5 frame(s) found of 200 asked; 4 calibrated, 1 held out' in err
+    assert '(source frames #5)' in err
+    assert "preprocessing comes from the node's defaults" in err and '--params-file' in err
+    assert 'fewer than --calibration-min 16' in err and '--force' in err
+    assert not (out / 'c_int8.onnx').exists()
+    assert main(argv + ['--force', '--params-file', str(REPO / 'config' / 'defaults.yaml')]) \
+        == 0
+    err = capsys.readouterr().err
+    assert "preprocessing comes from the node's defaults" not in err and 'Warning' not in err
+    entry = next(v for v in read_manifest(out)['variants'] if v['name'] == 'int8')
+    assert entry['options']['calibration_frames'] == 4
+    assert entry['options']['calibration_frames_asked'] == 200
+    assert entry['options']['held_out_frames'] == [5]
+
+
 def test_pruned_precision_variants(tmp_path: Path) -> None:
     from accel_ai_ros_tools.tradeoff.levers import model_stats
     model = make_classifier(tmp_path / 'net.onnx')
     out = tmp_path / 'out'
     photos = _write_photos(tmp_path / 'photos')
     common = ['--output-dir', str(out), '--calibration-images', str(photos),
-              '--calibration-count', '3', '--resize-mode', 'stretch']
+              '--calibration-count', '3', '--calibration-min', '1', '--resize-mode', 'stretch']
     assert main([str(model), '--prune', '2:4', 'magnitude', '--sparsity', '0.6'] + common) == 0
     manifest = read_manifest(out)
     entries = {v['name']: v for v in manifest['variants']}

@@ -296,34 +296,49 @@ class CalibrationReader:
     Has ``get_next()`` (a ``CalibrationDataReader`` by ONNX Runtime's own subclass hook):
     each call preprocesses the next frame with :class:`CpuPreprocessor` and returns
     ``{input_name: tensor}``, until ``count`` frames were given or the source ends.
-    ``calls`` counts the calls, ``frames`` the tensors given.
+    ``calls`` counts the calls, ``frames`` the tensors given. With ``holdout_every`` k > 1,
+    every k-th frame of the source (1-based: k, 2k, ...) is kept out of calibration, in
+    ``held_out`` (tensor and transform) and ``held_out_frames`` (its number), for the
+    accuracy check; ``count`` counts the calibration frames only.
     """
 
     def __init__(self, frames: Iterator[DecodedImage], spec: PreprocessSpec,
-                 input_name: str, count: int = 200) -> None:
+                 input_name: str, count: int = 200, holdout_every: int = 0) -> None:
         if count < 1:
             raise VariantError(f'the calibration count must be at least 1, got {count}')
+        if holdout_every < 0 or holdout_every == 1:
+            raise VariantError(f'holdout_every must be 0 (none) or at least 2, got '
+                               f'{holdout_every}')
         self._frames = iter(frames)
         self._pre = CpuPreprocessor(spec)
         self.input_name = input_name
         self.count = int(count)
+        self.holdout_every = int(holdout_every)
         self.calls = 0
         self.frames = 0
+        self.seen = 0
+        self.held_out: List[Any] = []
+        self.held_out_frames: List[int] = []
 
     def get_next(self) -> Optional[Dict[str, np.ndarray]]:
         """Return the next preprocessed frame as a feed dict, or None at the end."""
         self.calls += 1
-        if self.frames >= self.count:
-            return None
-        image = next(self._frames, None)
-        if image is None:
-            if self.frames == 0:
-                raise VariantError('the calibration source gave no decodable frame; check '
-                                   'that its images or video are readable')
-            return None
-        tensor, _ = self._pre(image)
-        self.frames += 1
-        return {self.input_name: tensor}
+        while self.frames < self.count:
+            image = next(self._frames, None)
+            if image is None:
+                break
+            self.seen += 1
+            tensor, transform = self._pre(image)
+            if self.holdout_every and self.seen % self.holdout_every == 0:
+                self.held_out.append((tensor, transform))
+                self.held_out_frames.append(self.seen)
+                continue
+            self.frames += 1
+            return {self.input_name: tensor}
+        if self.frames == 0:
+            raise VariantError('the calibration source gave no decodable frame; check '
+                               'that its images or video are readable')
+        return None
 
 
 # -- cache --------------------------------------------------------------------------------

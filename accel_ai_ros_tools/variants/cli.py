@@ -29,12 +29,14 @@ import argparse
 from pathlib import Path
 import re
 import sys
+import tempfile
 from typing import Any
 from typing import Callable
 from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Sequence
+from typing import Tuple
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.fileio import atomic_output
@@ -94,6 +96,20 @@ def _parser() -> argparse.ArgumentParser:
                      help='cpu target: 7-bit weights, which CPUs without VNNI need to avoid '
                           "saturation; auto reads this CPU's flags, so give on when the "
                           'model will run on another CPU without VNNI (default: %(default)s)')
+    cal.add_argument('--calibration-min', type=int, default=16,
+                     help='refuse to calibrate on fewer frames than this (default: '
+                          '%(default)s)')
+    cal.add_argument('--force', action='store_true',
+                     help='accept fewer calibration frames than --calibration-min')
+    cal.add_argument('--holdout-every', type=int, default=5,
+                     help='keep every k-th frame out of calibration for the accuracy check '
+                          'against FP32; 0 holds none out (default: %(default)s)')
+    cal.add_argument('--int8-tolerance', type=float,
+                     help='INT8 loss against FP32 tolerated on the held-out frames before '
+                          'layers are kept in float (default: 0.02 box F1 at IoU 0.5 for '
+                          'detection, 0.01 top-1 agreement for classification)')
+    cal.add_argument('--no-mixed-precision', action='store_true',
+                     help='quantize every layer, whatever the held-out loss')
     cal.add_argument('--int8-exclude-nodes', type=_csv, default=[],
                      help='comma-separated node names to keep in float')
     cal.add_argument('--int8-op-types', type=_csv,
@@ -116,14 +132,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
+    """Return the preprocessing options given on the command line."""
+    given = {'resize_mode': args.resize_mode, 'channel_order': args.channel_order,
+             'scale': args.scale, 'mean': args.mean, 'std': args.std,
+             'pad_value': args.pad_value, 'tensor_layout': args.layout}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _values(args: argparse.Namespace) -> Dict[str, Any]:
     from accel_ai_ros_tools.variants.calibration import load_params_file
     values = load_params_file(Path(args.params_file)) if args.params_file else defaults()
-    overrides = {'resize_mode': args.resize_mode, 'channel_order': args.channel_order,
-                 'scale': args.scale, 'mean': args.mean, 'std': args.std,
-                 'pad_value': args.pad_value, 'tensor_layout': args.layout,
-                 'task': args.task}
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.update(_overrides(args))
+    if args.task is not None:
+        values['task'] = args.task
     return values
 
 
@@ -164,6 +186,11 @@ def run(args: argparse.Namespace) -> Path:
     except Exception as exc:  # protobuf's DecodeError and friends
         raise VariantError(f'{model_path} is not a readable ONNX model ({exc})') from None
     values = _values(args)
+    if 'int8' in precisions and not args.params_file and not _overrides(args):
+        _say("warning: preprocessing comes from the node's defaults (resize "
+             f"{values['resize_mode']}, {values['channel_order']}, scale {values['scale']:g}, "
+             f"mean {values['mean']}, std {values['std']}), not from a parameter file: INT8 "
+             'ranges are right only if the node runs with the same values; give --params-file')
     names = input_names(model)
     if len(names) != 1:
         raise VariantError(f'the model has {len(names)} inputs ({", ".join(names)}); '
@@ -276,7 +303,8 @@ def _reader_factory(args: argparse.Namespace, frames: Any, spec: Any,
         elif chosen[0][0] == 'topic':
             kept.extend(source)
             source = iter(kept)
-        return calibration.CalibrationReader(source, spec, input_name, args.calibration_count)
+        return calibration.CalibrationReader(source, spec, input_name, args.calibration_count,
+                                             holdout_every=args.holdout_every)
     return make
 
 
@@ -285,7 +313,6 @@ def _add_precisions(args: argparse.Namespace, manifest: Dict[str, Any], out_dir:
                     precisions: Sequence[str], spec: Any, reader: Callable[[], Any],
                     notes_prefix: str = '') -> None:
     """Write the FP16 and INT8 conversions of ``fixed`` as ``<stem>_<precision>.onnx``."""
-    from accel_ai_ros_tools.variants import calibration
     from accel_ai_ros_tools.variants import manifest as mf
     if 'fp16' in precisions:
         from accel_ai_ros_tools.variants.fp16 import convert_fp16
@@ -299,22 +326,90 @@ def _add_precisions(args: argparse.Namespace, manifest: Dict[str, Any], out_dir:
                        notes=f'{notes_prefix}FP16 weights and compute, FP32 inputs and '
                              f'outputs')
     if 'int8' in precisions:
-        from accel_ai_ros_tools.variants.int8 import DEFAULT_INT8_OP_TYPES
-        from accel_ai_ros_tools.variants.int8 import quantize_int8
-        cache = calibration.CalibrationCache(Path(args.calibration_cache)) \
-            if args.calibration_cache else None
-        int8, options = quantize_int8(
-            fixed, spec, reader(), method=args.calibration_method, cache=cache,
-            percentile=args.percentile, nodes_to_exclude=args.int8_exclude_nodes,
-            op_types=args.int8_op_types or DEFAULT_INT8_OP_TYPES, target_opset=args.opset,
-            target=args.int8_target,
-            reduce_range={'auto': None, 'on': True, 'off': False}[args.int8_reduce_range])
+        int8, options = _int8(args, fixed, spec, reader())
         path = mf.write_atomic(out_dir / f'{stem}_int8.onnx', int8.SerializeToString())
+        kept = options.get('mixed_precision', {}).get('kept_float') or []
         mf.add_variant(manifest, out_dir, f'{prefix}int8', 'int8', path,
                        options=dict(extra, **options),
                        notes=f'{notes_prefix}explicit INT8 (QuantizeLinear/DequantizeLinear) '
                              f'for {args.int8_target}: {options["activations"]} activations, '
-                             f'{options["weights"]} per-channel weights')
+                             f'{options["weights"]} per-channel weights'
+                             + (f'; {len(kept)} layer(s) kept in float' if kept else ''))
+
+
+def _say(line: str) -> None:
+    print(f'{PROG}: {line}', file=sys.stderr)
+
+
+def _int8(args: argparse.Namespace, fixed: Any, spec: Any,
+          reader: Any) -> Tuple[Any, Dict[str, Any]]:
+    """Calibrate (saying what was found), check the frames, then quantize mixed if needed."""
+    from accel_ai_ros.tasks.registry import make_decoder
+    from accel_ai_ros_tools.variants import calibration
+    from accel_ai_ros_tools.variants import VariantError
+    from accel_ai_ros_tools.variants.int8 import DEFAULT_INT8_OP_TYPES
+    from accel_ai_ros_tools.variants.int8 import quantize_int8
+    from accel_ai_ros_tools.variants.mixed import mixed_precision_int8
+    from accel_ai_ros_tools.variants.mixed import name_nodes
+    with tempfile.TemporaryDirectory(prefix='accel_ai_variants.') as tmp:
+        cache = calibration.CalibrationCache(
+            Path(args.calibration_cache) if args.calibration_cache else Path(tmp) / 'c.json')
+        common: Dict[str, Any] = {
+            'method': args.calibration_method, 'cache': cache, 'percentile': args.percentile,
+            'op_types': args.int8_op_types or DEFAULT_INT8_OP_TYPES,
+            'target_opset': args.opset, 'target': args.int8_target,
+            'reduce_range': {'auto': None, 'on': True, 'off': False}[args.int8_reduce_range]}
+        fixed = name_nodes(fixed)  # as the mixed-precision search names them
+        int8, options = quantize_int8(fixed, spec, reader,
+                                      nodes_to_exclude=args.int8_exclude_nodes, **common)
+        if reader is not None and reader.calls:
+            while reader.get_next() is not None:  # nothing left: only counts what was there
+                pass
+            _say(f'calibration: {reader.seen} frame(s) found of {args.calibration_count} asked; '
+                 f'{reader.frames} calibrated, {len(reader.held_out)} held out for the '
+                 f'accuracy check (source frames {_frame_list(reader.held_out_frames)})')
+            options.update(calibration_frames_asked=args.calibration_count,
+                           held_out_frames=reader.held_out_frames)
+            if reader.frames < args.calibration_min and not args.force:
+                raise VariantError(
+                    f'only {reader.frames} calibration frame(s), fewer than '
+                    f'--calibration-min {args.calibration_min}: ranges from so few frames '
+                    f'miss what the camera sees; give more frames, or --force to accept')
+        elif options['calibration_cached']:
+            _say(f'calibration: ranges from the cache ({options["calibration_frames"]} '
+                 f'frames); no held-out frames, so no accuracy check')
+        held_out = reader.held_out if reader is not None else []
+        if not held_out or args.no_mixed_precision:
+            return int8, options
+        values = _values(args)
+        task = str(values.get('task', 'raw'))
+        decoder = make_decoder(
+            task, input_width=spec.width, input_height=spec.height, top_k=1,
+            score_threshold=float(values['score_threshold']),
+            iou_threshold=float(values['iou_threshold']), layout=values['detection_layout'],
+            max_detections=int(values['max_detections']))
+        result = mixed_precision_int8(
+            fixed, spec, None, held_out, task, decoder, tolerance=args.int8_tolerance,
+            target=args.int8_target, method=args.calibration_method, cache=cache,
+            op_types=common['op_types'], progress=lambda line: _say(f'int8: {line}'),
+            quantize_options={'percentile': args.percentile,
+                              'reduce_range': common['reduce_range'],
+                              'target_opset': args.opset})
+    for key in ('calibration_frames_asked', 'held_out_frames'):
+        if key in options:
+            result.options[key] = options[key]
+    mixed = result.options['mixed_precision']
+    if result.kept_float:
+        _say(f'int8: kept {len(result.kept_float)} layer(s) in float '
+             f'({", ".join(result.kept_float)}); {mixed["metric"]} '
+             f'{result.full_int8.score:.4f} -> {result.final.score:.4f}'
+             + ('' if result.met else ' (tolerance NOT met: see --int8-tolerance)'))
+    return result.model, result.options
+
+
+def _frame_list(frames: Sequence[int]) -> str:
+    shown = ', '.join(f'#{i}' for i in frames[:8])
+    return (shown + (f' and {len(frames) - 8} more' if len(frames) > 8 else '')) or 'none'
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

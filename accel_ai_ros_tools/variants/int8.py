@@ -44,6 +44,7 @@ from typing import Dict
 from typing import Optional
 from typing import Sequence
 from typing import Tuple
+import warnings
 
 import numpy as np
 import onnx
@@ -70,6 +71,7 @@ DEFAULT_PERCENTILE = 99.999
 #: Operators whose inputs are quantized: the compute-heavy ones, as TensorRT's explicit
 #: quantization wants; outputs of Softmax, box decoding and the like stay float.
 DEFAULT_INT8_OP_TYPES: Tuple[str, ...] = ('Conv', 'ConvTranspose', 'Gemm', 'MatMul')
+logger = logging.getLogger('accel_ai_ros')
 _METHOD_NAMES = {'minmax': 'MinMax', 'entropy': 'Entropy', 'percentile': 'Percentile'}
 
 
@@ -157,21 +159,30 @@ def calibrate(model_path: Path, reader: CalibrationReader, method: str,
     the ranges serve any later choice of operators. ``work_dir`` takes the augmented model.
     """
     q = _quantization()
-    try:
-        calibrator = q.create_calibrator(
-            Path(model_path), None,
-            augmented_model_path=str(Path(work_dir) / 'augmented.onnx'),
-            calibrate_method=getattr(q.CalibrationMethod, _METHOD_NAMES[method]),
-            extra_options=dict(options))
-        with contextlib.redirect_stdout(io.StringIO()):  # its progress prints
-            calibrator.collect_data(reader)
-            ranges = calibrator.compute_data()
-    except VariantError:
-        raise
-    except Exception as exc:  # ONNX Runtime raises its own types here
-        message = ' '.join(str(exc).split())[:300]
-        raise VariantError(f'calibration fails ({message}); check that the frames fit the '
-                           f'model input') from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        try:
+            calibrator = q.create_calibrator(
+                Path(model_path), None,
+                augmented_model_path=str(Path(work_dir) / 'augmented.onnx'),
+                calibrate_method=getattr(q.CalibrationMethod, _METHOD_NAMES[method]),
+                extra_options=dict(options))
+            with contextlib.redirect_stdout(io.StringIO()):  # its progress prints
+                calibrator.collect_data(reader)
+                ranges = calibrator.compute_data()
+        except VariantError:
+            raise
+        except Exception as exc:  # ONNX Runtime raises its own types here
+            message = ' '.join(str(exc).split())[:300]
+            raise VariantError(f'calibration fails ({message}); check that the frames fit '
+                               f'the model input') from None
+    numeric = sorted({str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)})
+    if numeric:
+        # e.g. NumPy's 'invalid value encountered in divide': a tensor constant over every
+        # frame has an empty histogram; its range falls back to the values seen.
+        logger.warning('calibration: %d numerical warning(s) from the calibrator (%s): a '
+                       'tensor was constant or empty over the frames; give more varied '
+                       'frames if INT8 accuracy suffers', len(numeric), '; '.join(numeric)[:200])
     return ranges_to_json(ranges)
 
 
