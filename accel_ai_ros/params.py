@@ -123,6 +123,11 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        'each is instant; ~/ready turns true once all are ready.', read_only=True),
     _p('gpu_device', 0, 'CUDA device the GPU backends run on.', read_only=True, min_value=0,
        max_value=64),
+    _p('gil_switch_interval_ms', 0.5, "Python's GIL switch interval for this process, set "
+       'when the node starts if it is longer (0: leave it, Python uses 5 ms). The worker gives '
+       'the GIL up at each GPU call and may wait this long to get it back while another '
+       'thread (executor, a camera in the same process) runs; see docs/gpu.md.',
+       read_only=True, min_value=0.0, max_value=10.0),
     _p('model_dir', '', 'Folder that relative engine, labels and report paths are resolved '
        'against (empty: the current directory).', read_only=True),
     _p('backend', 'auto', 'Inference backend; auto picks it from the file suffix.',

@@ -3,7 +3,7 @@
 # the GPU tests, then the latency benchmark at 1920x1080 bgr8 beside the bare chain
 # (accel-ai-bench gpu-preprocess --torch), then the CPU path (ONNX Runtime) for comparison.
 # Usage, from the project checkout on that machine:
-#   bash scripts/gpu_measure.sh ROSDEV_TAR OUT_DIR [tests] [bench] [cpu] [gil]
+#   bash scripts/gpu_measure.sh ROSDEV_TAR OUT_DIR [tests] [bench] [cpu] [gil] [nodetests] [quick]
 # ROSDEV_TAR is ../shared/gpu-ros's rosdev.tar.xz (make-bundle.sh), with rosenv.sh beside it.
 set -uo pipefail
 tarball=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); out=$2; shift 2
@@ -38,6 +38,16 @@ for step in $steps; do
         bench "${latency[@]}" --rate 0 --frames 600 --same-process
         bench "${latency[@]}" --rate 0 --frames 600
       } 2>&1 | tee "$out/bench.txt" ;;
+    nodetests)
+      python3 -m pytest -q -p no:cacheprovider --timeout 120 -rs test/test_gpu_first_use.py \
+        test/test_torch_runner.py test/test_node_gpu.py 2>&1 | tee "$out/nodetests.txt" ;;
+    quick)  # the bare chain, then the node in one process: 30 Hz, 120 Hz, back to back
+      {
+        bench gpu-preprocess --torch --save-model $model --iterations 200
+        bench "${latency[@]}" --rate 30 --frames 300 --same-process
+        bench "${latency[@]}" --rate 120 --frames 600 --same-process
+        bench "${latency[@]}" --rate 0 --frames 600 --same-process
+      } 2>&1 | tee "$out/quick.txt" ;;
     gil)  # above 60 Hz and back to back: Python's GIL switch interval (5 ms) against 0.5 ms
       {
         bench "${latency[@]}" --rate 120 --frames 600 --same-process

@@ -121,6 +121,18 @@ def test_lifecycle_loads_and_frees_the_engine(ros, engines):
     assert node.trigger_cleanup() == SUCCESS
 
 
+def test_node_shortens_the_gil_switch_interval_never_lengthens_it(ros, engines):
+    saved = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        make_node(ros, unique_ns(), classifier_params(engines, gil_switch_interval_ms=0.5))
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+        make_node(ros, unique_ns(), classifier_params(engines, gil_switch_interval_ms=2.0))
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        sys.setswitchinterval(saved)
+
+
 def test_corrupt_engine_fails_the_activate_transition(ros, engines, tmp_path):
     bad = tmp_path / 'corrupt.onnx'
     bad.write_bytes(b'this is not an onnx model' * 10)

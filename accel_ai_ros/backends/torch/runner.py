@@ -559,21 +559,26 @@ class TorchRunner(Runner):
             middle = time.perf_counter()
             self.last_preprocess_ms = (middle - start) * 1e3
             key = (pre.frame_key(params), nbytes, out_ptr)
-            if key != self._frame_key and not self._capture_frame(pre, params, nbytes, out_ptr):
+            if key == self._frame_key:
+                outputs = self._replay_frame()
+            else:
+                # The first frame of a size runs as separate launches, which also loads the
+                # kernel (its first launch inside a capture would invalidate the capture,
+                # CUDA loads modules lazily); the graph for the next frames is captured after.
                 pre.queue(params, nbytes, out_ptr, self._stream.cuda_stream)
                 outputs = self._run_static()
-            else:
-                self._frame_key = key
-                outputs = self._replay_frame()
+                if self._capture_frame(pre, params, nbytes, out_ptr):
+                    self._frame_key = key
         self.last_inference_ms = (time.perf_counter() - middle) * 1e3
         return outputs, plan.transform
 
     def _capture_frame(self, pre: Any, params: Any, nbytes: int, out_ptr: int) -> bool:
         """Capture upload, preprocessing and forward pass as one graph; False if it failed.
 
-        Captured on the worker's first frame of a size (the kernel's arguments, the staging
-        buffers and the input buffer are baked in), in thread-local mode on the runner's own
-        stream. A failure is logged once and the frame goes the separate-launch way.
+        Captured after the first frame of a size (the kernel's arguments, the staging buffers
+        and the input buffer are baked in; capturing records, it runs nothing), in
+        thread-local mode on the runner's own stream. A failure is logged once and frames
+        keep going the separate-launch way.
         """
         torch = self._torch
         self._frame_graph, self._frame_key, self._frame_out = None, None, []
@@ -598,9 +603,13 @@ class TorchRunner(Runner):
     def _replay_frame(self) -> Dict[str, np.ndarray]:
         """Replay the whole-frame graph; return host copies of the outputs."""
         names = [info.name for info in self._outputs]
+        start, end = self._events
         with self._stream_context():
+            start.record(self._stream)
             self._frame_graph.replay()
+            end.record(self._stream)
             for host, dev in zip(self._host_out, self._frame_out):
                 host.copy_(dev, non_blocking=True)
         self._stream.synchronize()
+        self.last_gpu_ms = float(start.elapsed_time(end))  # upload, kernel and forward pass
         return {name: host.numpy().copy() for name, host in zip(names, self._host_out)}
