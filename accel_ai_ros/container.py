@@ -35,6 +35,7 @@ this process without DDS (:mod:`accel_ai_ros.intra_process`); ``forward_global_a
 wrong type, refuses the load with the reason (rclcpp ignores unknown ones silently).
 """
 
+import array
 import gc
 import importlib.metadata
 import threading
@@ -121,11 +122,23 @@ def node_options(request: Any) -> Dict[str, Any]:
         args += ['-r', f'__ns:={request.node_namespace}']
     return {
         'cli_args': args,
-        'parameter_overrides': [Parameter.from_parameter_msg(p) for p in request.parameters],
+        'parameter_overrides': [_plain(Parameter.from_parameter_msg(p))
+                                for p in request.parameters],
         'use_global_arguments': extras.get('forward_global_arguments', False),
         'enable_rosout': extras.get('enable_rosout', True),
         'use_intra_process_comms': extras.get('use_intra_process_comms', False),
     }
+
+
+def _plain(parameter: Parameter) -> Parameter:
+    """Return ``parameter`` with an ``array`` value as a list, as a parameter file gives it.
+
+    ``Parameter.from_parameter_msg`` returns arrays of numbers as ``array.array``, which a
+    node validating its overrides may not expect (a parameter file yields lists).
+    """
+    if isinstance(parameter.value, array.array):
+        return Parameter(parameter.name, parameter.type_, list(parameter.value))
+    return parameter
 
 
 class ComponentContainer(Node):

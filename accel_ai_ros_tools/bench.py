@@ -28,6 +28,8 @@ from typing import Sequence
 from accel_ai_ros.errors import AccelAiError
 
 SUBCOMMANDS = {
+    'composition': ('accel_ai_ros_tools.bench_composition',
+                    'in-process hand-off (1080p) and several cameras on one engine'),
     'latency': ('accel_ai_ros_tools.bench_latency',
                 'node end-to-end latency against bare inference (640x480, 1080p)'),
     'precision': ('accel_ai_ros_tools.bench_precision',

@@ -50,7 +50,7 @@ def _component(ros2_cli: Any, args: List[str], timeout: float = 60.0) -> str:
 
 def _classifier_params(engine: Path) -> List[str]:
     return ['-p', f'engines.fp32:={engine}', '-p', 'task:=classification',
-            '-p', 'resize_mode:=stretch', '-p', 'top_k:=3']
+            '-p', 'resize_mode:=stretch', '-p', 'top_k:=3', '-p', 'mean:=[0.0, 0.0, 0.0]']
 
 
 @pytest.fixture

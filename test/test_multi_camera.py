@@ -88,7 +88,9 @@ def _load_cameras(container: ComponentContainer, engine: Path, ns: str,
         _, node = container.load(load_request(
             'accel_ai_ros::InferenceNode', 'inference', camera_ns,
             {'engines.fp32': str(engine), 'task': 'classification', 'resize_mode': 'stretch',
-             'share_engine': True, 'max_batch': 4},
+             'share_engine': True, 'max_batch': 4,
+             # Arrays arrive as array('d') from a LoadNode request: the node takes them.
+             'mean': [0.0, 0.0, 0.0], 'std': [1.0, 1.0, 1.0]},
             extra))
         node.get_logger().info('loaded')
         nodes.append(node)
