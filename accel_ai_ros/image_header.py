@@ -31,8 +31,9 @@ import struct
 
 from accel_ai_ros.errors import ImageDecodeError
 
-#: Default of the ``max_image_pixels`` parameter: 32 Mi pixels (8K UHD, 7680x4320, fits).
-DEFAULT_MAX_IMAGE_PIXELS = 1 << 25
+#: Default of the ``max_image_pixels`` parameter: 16 Mi pixels (4096x4096; 4K UHD and 12 MP
+#: fit). Decoding takes 3 bytes a pixel for colour: at most 50 MB at this default.
+DEFAULT_MAX_IMAGE_PIXELS = 1 << 24
 #: OpenCV's own limits (``OPENCV_IO_MAX_IMAGE_WIDTH``, ``_HEIGHT``, ``_PIXELS``): past them
 #: imdecode fails with an assertion.
 OPENCV_MAX_SIDE = 1 << 20

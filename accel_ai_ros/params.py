@@ -168,7 +168,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        'before inference starts (0: no limit).', min_value=0.0, max_value=60000.0),
     _p('max_image_pixels', DEFAULT_MAX_IMAGE_PIXELS, 'Reject (and count) an image of more '
        "pixels than this, read from a compressed image's header before anything is decoded: "
-       'a decompression bomb costs nothing. The default, 32 Mi pixels, fits 8K UHD.',
+       'a decompression bomb costs nothing. The default, 16 Mi pixels (4096x4096; 4K UHD '
+       'and 12 MP fit), keeps a decoded image under 50 MB; raise it for larger cameras.',
        min_value=1, max_value=OPENCV_MAX_PIXELS),
     _p('no_frame_warning_s', 5.0, 'Warn once when the image topic has publishers but no '
        'frame arrived for this long.', read_only=True, min_value=0.5, max_value=3600.0),
