@@ -20,73 +20,62 @@ replaced as a whole, frozen value and take effect on the next frame.
 """
 
 from dataclasses import dataclass
+from dataclasses import fields
 from dataclasses import replace
 import threading
 import time
 from typing import Any
-from typing import Callable
 from typing import Dict
 from typing import Mapping
 from typing import Optional
+from typing import Sequence
 from typing import Tuple
-
-import numpy as np
 
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import NonFiniteOutputError
 from accel_ai_ros.image_codec import DecodedImage
+from accel_ai_ros.params import SPECS
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.preprocess import spec_from_tensor
+from accel_ai_ros.tasks.base import Decoder
 from accel_ai_ros.tasks.registry import load_labels
 from accel_ai_ros.tasks.registry import make_decoder
+from accel_ai_ros.tasks.registry import task_named
 from accel_ai_ros.tasks.results import InferenceResult
-from accel_ai_ros.transform import ImageTransform
-
-Decoder = Callable[[Dict[str, np.ndarray], ImageTransform], InferenceResult]
 
 
 @dataclass(frozen=True)
 class ProcessingSettings:
-    """Everything that shapes preprocessing and postprocessing, as one frozen value."""
+    """Everything that shapes preprocessing and postprocessing, as one frozen value.
 
-    task: str = 'classification'
-    detection_layout: str = 'auto'
+    Each field but the last two is the parameter of the same name (:mod:`accel_ai_ros.params`);
+    ``task_values`` holds the task's own parameters (:mod:`accel_ai_ros.tasks`) by name.
+    """
+
+    task: str
+    resize_mode: str
+    channel_order: str
+    tensor_layout: str
+    scale: float
+    mean: Tuple[float, ...]
+    std: Tuple[float, ...]
+    pad_value: int
+    input_width: int
+    input_height: int
+    task_values: Tuple[Tuple[str, Any], ...] = ()
     labels: Tuple[str, ...] = ()
-    top_k: int = 5
-    apply_softmax: str = 'auto'
-    score_threshold: float = 0.5
-    iou_threshold: float = 0.45
-    max_detections: int = 100
-    resize_mode: str = 'letterbox'
-    channel_order: str = 'rgb'
-    tensor_layout: str = 'auto'
-    scale: float = 1.0 / 255.0
-    mean: Tuple[float, ...] = (0.0, 0.0, 0.0)
-    std: Tuple[float, ...] = (1.0, 1.0, 1.0)
-    pad_value: int = 114
-    input_width: int = 0
-    input_height: int = 0
 
     @classmethod
     def from_params(cls, values: Mapping[str, Any],
-                    labels: Tuple[str, ...] = ()) -> 'ProcessingSettings':
+                    labels: Sequence[str] = ()) -> 'ProcessingSettings':
         """Build the settings from parameter values (names as in :mod:`accel_ai_ros.params`)."""
-        return cls(
-            task=str(values['task']), detection_layout=str(values['detection_layout']),
-            labels=labels, top_k=int(values['top_k']),
-            apply_softmax=str(values['apply_softmax']),
-            score_threshold=float(values['score_threshold']),
-            iou_threshold=float(values['iou_threshold']),
-            max_detections=int(values['max_detections']),
-            resize_mode=str(values['resize_mode']),
-            channel_order=str(values['channel_order']),
-            tensor_layout=str(values['tensor_layout']), scale=float(values['scale']),
-            mean=tuple(float(v) for v in values['mean']),
-            std=tuple(float(v) for v in values['std']),
-            pad_value=int(values['pad_value']), input_width=int(values['input_width']),
-            input_height=int(values['input_height']))
+        task = task_named(str(values['task']))
+        own = {f.name: SPECS[f.name].coerce(values[f.name]) for f in fields(cls)
+               if f.name in SPECS}
+        return cls(**own, labels=tuple(labels), task_values=tuple(
+            (spec.name, spec.coerce(values[spec.name])) for spec in task.parameters))
 
     def with_labels_file(self, path: str) -> 'ProcessingSettings':
         """Return a copy whose labels are read from ``path`` (empty path: no labels)."""
@@ -160,12 +149,8 @@ class FrameProcessor:
             channel_order=settings.channel_order, scale=settings.scale, mean=settings.mean,
             std=settings.std, layout=settings.tensor_layout, pad_value=settings.pad_value,
             fallback_size=fallback)
-        decoder = make_decoder(
-            settings.task, input_width=spec.width, input_height=spec.height,
-            top_k=settings.top_k, labels=settings.labels,
-            score_threshold=settings.score_threshold, iou_threshold=settings.iou_threshold,
-            layout=settings.detection_layout, max_detections=settings.max_detections,
-            apply_softmax=settings.apply_softmax)
+        decoder = make_decoder(settings.task, dict(settings.task_values), settings.labels,
+                               spec.width, spec.height)
         prepared = _Prepared(runner, settings, spec, decoder)
         with self._lock:
             self._prepared = prepared

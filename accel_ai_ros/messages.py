@@ -12,11 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Turn inference results into ROS messages (message types only, no node code).
+"""The messages every task shares (message types only, no node code).
 
-Detections become ``vision_msgs/Detection2DArray``, class scores ``vision_msgs/Classification``,
-output tensors ``std_msgs/Float32MultiArray``, latency ``std_msgs/Float32`` and status
-``diagnostic_msgs/DiagnosticArray``.
+Output tensors become ``std_msgs/Float32MultiArray``, latency ``std_msgs/Float32`` and status
+``diagnostic_msgs/DiagnosticArray``; each task turns its own results into its message
+(:mod:`accel_ai_ros.tasks`).
 
 Tensor layout of ``~/output``: the outputs, in the order the engine lists them, are flattened
 in C order and concatenated into ``data``; ``data_offset`` is 0. ``layout.dim`` holds one
@@ -28,10 +28,8 @@ shape ``(1,)``. :func:`msg_to_tensors` reads that layout back.
 """
 
 import array
-from typing import Any
 from typing import Dict
 from typing import List
-from typing import Optional
 from typing import Union
 
 from builtin_interfaces.msg import Time
@@ -41,91 +39,17 @@ from diagnostic_msgs.msg import KeyValue
 import numpy as np
 from std_msgs.msg import Float32
 from std_msgs.msg import Float32MultiArray
-from std_msgs.msg import Header
 from std_msgs.msg import MultiArrayDimension
 
-from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
-from accel_ai_ros.tasks.results import InferenceResult
-
-try:
-    from vision_msgs.msg import BoundingBox2D
-    from vision_msgs.msg import Classification
-    from vision_msgs.msg import Detection2D
-    from vision_msgs.msg import Detection2DArray
-    from vision_msgs.msg import ObjectHypothesis
-    from vision_msgs.msg import ObjectHypothesisWithPose
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise AccelAiError(
-        'vision_msgs cannot be imported. On a ROS 2 install run `rosdep install --from-paths '
-        'src --ignore-src -y` (package ros-<distro>-vision-msgs); in a Python virtual '
-        'environment run `scripts/build_interfaces.sh "$VIRTUAL_ENV"`.') from exc
 
 __all__ = [
-    'DiagnosticArray', 'classification_to_msg', 'detections_to_msg', 'diagnostics_to_msg',
-    'latency_to_msg', 'msg_to_tensors', 'result_to_msg', 'result_type', 'tensors_to_msg',
+    'DiagnosticArray', 'diagnostics_to_msg', 'latency_to_msg', 'msg_to_tensors',
+    'tensors_to_msg',
 ]
 
 _LEVELS = (0, 1, 2, 3)  # OK, WARN, ERROR, STALE
-
-
-def _copy_header(header: Header) -> Header:
-    """Return a new Header equal to ``header``, so later edits of either stay apart."""
-    return Header(
-        stamp=Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
-        frame_id=header.frame_id)
-
-
-def detections_to_msg(result: InferenceResult, header: Header) -> Detection2DArray:
-    """Return the detections of ``result`` as a Detection2DArray stamped with ``header``.
-
-    Each Detection2D carries the header too, a box given by its centre and size in pixels
-    and one hypothesis whose class_id is the label, or the class index when there is none.
-    """
-    msg = Detection2DArray(header=_copy_header(header))
-    for det in result.detections:
-        x1, y1, x2, y2 = float(det.x1), float(det.y1), float(det.x2), float(det.y2)
-        bbox = BoundingBox2D(size_x=x2 - x1, size_y=y2 - y1)
-        bbox.center.position.x = (x1 + x2) / 2.0
-        bbox.center.position.y = (y1 + y2) / 2.0
-        hypothesis = ObjectHypothesisWithPose()
-        hypothesis.hypothesis.class_id = det.label or str(int(det.class_id))
-        hypothesis.hypothesis.score = float(det.score)
-        msg.detections.append(
-            Detection2D(header=_copy_header(header), results=[hypothesis], bbox=bbox))
-    return msg
-
-
-def classification_to_msg(result: InferenceResult, header: Header) -> Classification:
-    """Return the class scores of ``result``, in their order, as a Classification."""
-    return Classification(
-        header=_copy_header(header),
-        results=[ObjectHypothesis(class_id=c.label or str(int(c.class_id)),
-                                  score=float(c.score))
-                 for c in result.classes])
-
-
-def result_type(task: str) -> Optional[Any]:
-    """Return the message type published on ``~/results`` for ``task``; None for 'raw'."""
-    if task == 'classification':
-        return Classification
-    if task == 'detection':
-        return Detection2DArray
-    if task == 'raw':
-        return None
-    raise ParameterError(f'task is {task!r}; set it to one of classification, detection, raw')
-
-
-def result_to_msg(result: InferenceResult, header: Header) -> Any:
-    """Return the ``~/results`` message of ``result``, chosen by ``result.task``."""
-    if result.task == 'classification':
-        return classification_to_msg(result, header)
-    if result.task == 'detection':
-        return detections_to_msg(result, header)
-    raise ParameterError(
-        f'a {result.task!r} result has no vision_msgs form; publish it with tensors_to_msg, '
-        'or set task to classification or detection')
 
 
 def tensors_to_msg(outputs: Dict[str, np.ndarray]) -> Float32MultiArray:

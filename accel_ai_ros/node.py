@@ -29,6 +29,7 @@ from typing import Callable
 from typing import Dict
 from typing import List
 from typing import Optional
+from typing import Set
 from typing import Tuple
 
 from rcl_interfaces.msg import FloatingPointRange
@@ -75,11 +76,11 @@ from accel_ai_ros.monitoring.health import HealthLimits
 from accel_ai_ros.monitoring.supervisor import ladder_from_report
 from accel_ai_ros.monitoring.supervisor import Supervisor
 from accel_ai_ros.monitoring.system import SystemMonitor
+from accel_ai_ros.param_spec import ParamSpec
 from accel_ai_ros.params import check_precision
 from accel_ai_ros.params import coerce_overrides
 from accel_ai_ros.params import configured_precisions
 from accel_ai_ros.params import PARAMETERS
-from accel_ai_ros.params import ParamSpec
 from accel_ai_ros.params import PRECISIONS
 from accel_ai_ros.params import resolve_path
 from accel_ai_ros.params import start_up_problem
@@ -94,6 +95,8 @@ from accel_ai_ros.shared_engine import shared_loader
 from accel_ai_ros.stats import FrameCounters
 from accel_ai_ros.stats import LatencyTracker
 from accel_ai_ros.stats import Throttle
+from accel_ai_ros.tasks.base import Task
+from accel_ai_ros.tasks.registry import task_named
 
 try:  # Iron and newer
     from rclpy.event_handler import SubscriptionEventCallbacks
@@ -106,8 +109,6 @@ _PARAM_TYPES = {
     'float[]': ParameterType.PARAMETER_DOUBLE_ARRAY,
     'str[]': ParameterType.PARAMETER_STRING_ARRAY,
 }
-_RUNTIME_SETTINGS = ('top_k', 'apply_softmax', 'score_threshold', 'iou_threshold',
-                     'max_detections')
 #: How often the node snapshots its counters and runs the adaptive-precision policy.
 _TICK_S = 0.5
 
@@ -155,6 +156,8 @@ class InferenceNode(LifecycleNode):
         self._values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         self._shorten_gil_switch_interval(float(self._values['gil_switch_interval_ms']))
         self._processor: Optional[FrameProcessor] = None
+        self._task: Optional[Task] = None
+        self._task_parameters: Set[str] = set()
         self._serving_precision = ''
         self._requested_precision = str(self._values['precision'])
         self._last_error = ''
@@ -237,7 +240,7 @@ class InferenceNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     def _apply_runtime_changes(self, changes: Dict[str, Any]) -> None:
-        if self._processor is not None and any(n in changes for n in _RUNTIME_SETTINGS):
+        if self._processor is not None and any(n in changes for n in self._task_parameters):
             settings = ProcessingSettings.from_params(
                 self._values, labels=self._processor.settings.labels)
             self._processor.update(settings)
@@ -348,12 +351,15 @@ class InferenceNode(LifecycleNode):
             problem = check_precision(str(values['precision']), values)
             if problem:
                 raise AccelAiError(problem)
-            result_type = messages.result_type(settings.task)
+            task = task_named(settings.task)
+            result_type = task.message_type()
         except AccelAiError as exc:
             self._last_error = str(exc)
             self.get_logger().error(f'configure failed: {exc}')
             return TransitionCallbackReturn.FAILURE
         self._processor = FrameProcessor(settings)
+        self._task = task
+        self._task_parameters = {spec.name for spec in task.parameters}
         qos = QoSProfile(depth=10)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         pubs = {'latency': self.create_lifecycle_publisher(Float32, '~/latency', qos),
@@ -494,8 +500,8 @@ class InferenceNode(LifecycleNode):
                               'the image decoder reported a problem but decoded the frame: '
                               + quoted_input(image.library_messages, 200))
         timings = {'decode': (time.perf_counter() - start) * 1e3}
-        processor = self._processor
-        assert processor is not None
+        processor, task = self._processor, self._task
+        assert processor is not None and task is not None
         result = processor.process(image, runner, timings)
         if result.truncated:
             self._truncated_frames += 1
@@ -507,9 +513,9 @@ class InferenceNode(LifecycleNode):
                     "/diagnostics counts such frames ('frames cut by max_detections').")
         start = time.perf_counter()
         pubs = self._pubs
-        if 'results' in pubs:
-            pubs['results'].publish(messages.result_to_msg(result, msg.header))
-        if self._values['publish_raw'] or result.task == 'raw':
+        if task.to_msg is not None:
+            pubs['results'].publish(task.to_msg(result, msg.header))
+        if self._values['publish_raw'] or task.to_msg is None:
             pubs['output'].publish(messages.tensors_to_msg(result.raw))
         if self._values['publish_annotated']:
             encoding, step, data = encode_image(annotate(image, result))

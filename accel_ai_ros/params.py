@@ -12,17 +12,18 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Every parameter of the inference node, declared in one place, and the rules that check them.
+"""Every parameter of the inference node in one table, and the rules that check them.
 
-This module is free of rclpy: the node turns :data:`PARAMETERS` into ``ParameterDescriptor``
-values and calls :func:`validate` from its single ``on_set_parameters`` callback, which is
-registered before any parameter is declared, so values from a ``--params-file`` are checked
-too. ``config/defaults.yaml`` mirrors the defaults here; a test keeps the two equal.
+The node's own parameters are declared here; each task's come from its module
+(:mod:`accel_ai_ros.tasks`), and the choices of ``task`` and ``backend`` from the registries
+that own them. This module is free of rclpy: the node turns :data:`PARAMETERS` into
+``ParameterDescriptor`` values and calls :func:`validate` from its single
+``on_set_parameters`` callback, which is registered before any parameter is declared, so
+values from a ``--params-file`` are checked too. ``config/defaults.yaml`` mirrors the
+defaults; a test keeps the two equal.
 """
 
-from dataclasses import dataclass
 import difflib
-import math
 from pathlib import Path
 from typing import Any
 from typing import Dict
@@ -38,47 +39,18 @@ from accel_ai_ros.backends.tensorrt.profile_shapes import PROFILE_PARAMETERS
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.image_header import DEFAULT_MAX_IMAGE_PIXELS
 from accel_ai_ros.image_header import OPENCV_MAX_PIXELS
+from accel_ai_ros.param_spec import check_value
+from accel_ai_ros.param_spec import ParamSpec
+from accel_ai_ros.tasks.registry import TASK_NAMES
+from accel_ai_ros.tasks.registry import task_parameters
+from accel_ai_ros.tasks.registry import TASKS
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
 BACKEND_CHOICES = ('auto',) + BACKENDS
-TASK_CHOICES = ('classification', 'detection', 'raw')
-LAYOUT_CHOICES = ('auto', 'yolov5', 'yolov8', 'ssd')
 RESIZE_CHOICES = ('stretch', 'letterbox', 'center_crop')
 CHANNEL_CHOICES = ('rgb', 'bgr', 'mono')
 TENSOR_LAYOUT_CHOICES = ('auto', 'nchw', 'nhwc')
-SOFTMAX_CHOICES = ('auto', 'always', 'never')
 TRANSPORT_CHOICES = ('raw', 'compressed')
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter: name, default, meaning and the values it accepts."""
-
-    name: str
-    default: Any
-    description: str
-    read_only: bool = False
-    choices: Tuple[str, ...] = ()
-    min_value: Optional[float] = None
-    max_value: Optional[float] = None
-    #: Length a numeric array must have (0: any length).
-    length: Tuple[int, ...] = ()
-
-    @property
-    def type_name(self) -> str:
-        """Return 'bool', 'int', 'float', 'str', 'float[]' or 'str[]'."""
-        value = self.default
-        if isinstance(value, bool):
-            return 'bool'
-        if isinstance(value, int):
-            return 'int'
-        if isinstance(value, float):
-            return 'float'
-        if isinstance(value, str):
-            return 'str'
-        if isinstance(value, (list, tuple)) and value and isinstance(value[0], str):
-            return 'str[]'
-        return 'float[]'
 
 
 def _p(name: str, default: Any, description: str, **kw: Any) -> ParamSpec:
@@ -194,21 +166,12 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     _p('input_height', 0, 'Model input height for engines with a dynamic height '
        '(0: read it from the engine).', read_only=True, min_value=0, max_value=16384),
     # -- postprocessing ------------------------------------------------------------------
-    _p('task', 'classification', 'What the outputs mean: classification, detection or raw '
-       'tensors.', read_only=True, choices=TASK_CHOICES),
-    _p('detection_layout', 'auto', 'Detection output layout (yolov8 also covers YOLO11; ssd '
-       'is separate score and box outputs).', read_only=True, choices=LAYOUT_CHOICES),
+    _p('task', 'classification', 'What the outputs mean: '
+       + '; '.join(f'{t.name}: {t.description}' for t in TASKS.values()) + '.',
+       read_only=True, choices=TASK_NAMES),
     _p('labels_file', '', 'Text file with one class label per line (empty: class indices).',
        read_only=True),
-    _p('top_k', 5, 'Classes reported per frame (classification).', min_value=1,
-       max_value=1000),
-    _p('apply_softmax', 'auto', 'Softmax over classification outputs: auto applies it when '
-       'the outputs are not probabilities already.', choices=SOFTMAX_CHOICES),
-    _p('score_threshold', 0.5, 'Minimum detection score.', min_value=0.0, max_value=1.0),
-    _p('iou_threshold', 0.45, 'IoU above which non-maximum suppression drops the weaker box '
-       'of the same class.', min_value=0.0, max_value=1.0),
-    _p('max_detections', 100, 'Most detections reported per frame.', min_value=1,
-       max_value=10000),
+) + task_parameters() + (
     # -- outputs -------------------------------------------------------------------------
     _p('publish_raw', False, 'Also publish the output tensors on ~/output '
        '(std_msgs/Float32MultiArray).'),
@@ -271,43 +234,6 @@ def configured_precisions(values: Mapping[str, Any]) -> List[str]:
     """Return the precisions with an ``engines.<precision>`` or ``onnx_sources.<precision>``."""
     return [p for p in PRECISIONS if str(values.get(f'engines.{p}', '') or '')
             or str(values.get(f'onnx_sources.{p}', '') or '')]
-
-
-def check_value(spec: ParamSpec, value: Any) -> Optional[str]:
-    """Return why ``value`` is not acceptable for ``spec`` on its own, or None."""
-    kind = spec.type_name
-    if kind == 'float' and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if kind == 'float[]':
-        if not isinstance(value, (list, tuple)) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            return f'{spec.name} must be a list of numbers, got {value!r}'
-        if spec.length and len(value) not in spec.length:
-            return f'{spec.name} needs {" or ".join(map(str, spec.length))} values, got ' \
-                f'{len(value)}'
-        if any(not math.isfinite(float(v)) for v in value):
-            return f'{spec.name} must be finite, got {list(value)}'
-        if spec.name == 'std' and any(float(v) == 0.0 for v in value):
-            return 'std must not contain 0 (it divides the pixel values)'
-        return None
-    if kind == 'str[]':
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            return f'{spec.name} must be a list of strings, got {value!r}'
-        return None
-    expected: Any = {'bool': bool, 'int': int, 'float': float, 'str': str}[kind]
-    if not isinstance(value, expected) or (kind == 'int' and isinstance(value, bool)):
-        return f'{spec.name} must be of type {kind}, got {value!r}'
-    if spec.choices and value not in spec.choices:
-        return f'{spec.name} must be one of {", ".join(spec.choices)}; got {value!r}'
-    if kind in ('int', 'float'):
-        number = float(value)
-        if not math.isfinite(number):
-            return f'{spec.name} must be finite, got {value!r}'
-        if spec.min_value is not None and number < spec.min_value:
-            return f'{spec.name} must be >= {spec.min_value}, got {value!r}'
-        if spec.max_value is not None and number > spec.max_value:
-            return f'{spec.name} must be <= {spec.max_value}, got {value!r}'
-    return None
 
 
 def check_precision(precision: str, values: Mapping[str, Any]) -> Optional[str]:

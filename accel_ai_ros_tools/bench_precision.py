@@ -52,6 +52,7 @@ from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.fileio import sha256_file
 from accel_ai_ros.frame_processor import ProcessingSettings
+from accel_ai_ros.param_spec import check_value
 from accel_ai_ros.precision_report import explain
 from accel_ai_ros.precision_report import FORMAT
 from accel_ai_ros.precision_report import recommend
@@ -263,7 +264,7 @@ def read_params_file(path: Path) -> Dict[str, Any]:
         walk('', section)
     for name, value in flat.items():
         spec = node_params.SPECS.get(name)
-        problem = node_params.check_value(spec, value) if spec else None
+        problem = check_value(spec, value) if spec else None
         if problem:
             raise ParameterError(f'{path}: {problem}')
     return flat

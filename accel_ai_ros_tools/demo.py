@@ -44,8 +44,8 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Float32
 
 from accel_ai_ros.errors import AccelAiError
-from accel_ai_ros.messages import result_type
 from accel_ai_ros.node import InferenceNode
+from accel_ai_ros.tasks.registry import task_named
 from accel_ai_ros_tools import demo_models
 from accel_ai_ros_tools.environment import configure_dds_environment
 from accel_ai_ros_tools.environment import find_config
@@ -98,7 +98,7 @@ class DemoMonitor(Node):
         self._next_switch = self._started + switch_every_s
         self._switch_index = 0
         prefix = inference.get_fully_qualified_name()
-        msg_type: Any = result_type('classification')
+        msg_type: Any = task_named('classification').message_type()
         self.create_subscription(msg_type, f'{prefix}/results', self._on_result, 50)
         self.create_subscription(Float32, f'{prefix}/latency', self._on_latency, 50)
         self.create_timer(1.0, self._tick)

@@ -30,8 +30,8 @@ from skimage import data
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
-from accel_ai_ros.tasks import box_iou
-from accel_ai_ros.tasks import DetectionDecoder
+from accel_ai_ros.tasks.detection import DetectionDecoder
+from accel_ai_ros.tasks.nms import box_iou
 from accel_ai_ros.tasks.results import Detection
 
 # The astronaut's face in the 512x512 image, measured by eye on the picture (hairline to chin,

@@ -34,6 +34,9 @@ Detection2DArray = vision_msgs.Detection2DArray
 from accel_ai_ros import messages  # noqa: E402
 from accel_ai_ros.errors import ParameterError  # noqa: E402
 from accel_ai_ros.errors import PostprocessError  # noqa: E402
+from accel_ai_ros.tasks import classification  # noqa: E402
+from accel_ai_ros.tasks import detection  # noqa: E402
+from accel_ai_ros.tasks.registry import task_named  # noqa: E402
 from accel_ai_ros.tasks.results import ClassScore  # noqa: E402
 from accel_ai_ros.tasks.results import Detection  # noqa: E402
 from accel_ai_ros.tasks.results import InferenceResult  # noqa: E402
@@ -57,7 +60,7 @@ def _detection_result() -> InferenceResult:
 
 def test_detections_centre_size_labels_and_scores() -> None:
     """Boxes become centre and size; class_id is the label, else the class index."""
-    msg = _round_trip(messages.detections_to_msg(_detection_result(), _header()))
+    msg = _round_trip(detection.to_msg(_detection_result(), _header()))
     assert isinstance(msg, Detection2DArray)
     assert len(msg.detections) == 2
     first, second = msg.detections
@@ -76,7 +79,7 @@ def test_detections_centre_size_labels_and_scores() -> None:
 def test_detections_copy_the_header_into_array_and_each_detection() -> None:
     """The array and every detection carry the input header, as copies."""
     header = _header()
-    msg = messages.detections_to_msg(_detection_result(), header)
+    msg = detection.to_msg(_detection_result(), header)
     for h in [msg.header] + [d.header for d in msg.detections]:
         assert (h.stamp.sec, h.stamp.nanosec, h.frame_id) == (12, 345, 'camera_optical')
     header.frame_id = 'changed'
@@ -87,7 +90,7 @@ def test_detections_copy_the_header_into_array_and_each_detection() -> None:
 
 def test_empty_detection_result_gives_empty_array_with_header() -> None:
     """Nothing found is a valid, empty array that still carries the header."""
-    msg = _round_trip(messages.detections_to_msg(InferenceResult(task='detection'), _header()))
+    msg = _round_trip(detection.to_msg(InferenceResult(task='detection'), _header()))
     assert list(msg.detections) == []
     assert (msg.header.stamp.sec, msg.header.frame_id) == (12, 'camera_optical')
 
@@ -98,27 +101,26 @@ def test_classification_keeps_order_labels_scores_and_header() -> None:
         ClassScore(class_id=281, score=0.75, label='tabby'),
         ClassScore(class_id=5, score=np.float32(0.125)),
     ])
-    msg = _round_trip(messages.classification_to_msg(result, _header()))
+    msg = _round_trip(classification.to_msg(result, _header()))
     assert isinstance(msg, Classification)
     assert [(r.class_id, r.score) for r in msg.results] == [('tabby', 0.75), ('5', 0.125)]
     assert (msg.header.stamp.nanosec, msg.header.frame_id) == (345, 'camera_optical')
-    empty = messages.classification_to_msg(InferenceResult(task='classification'), _header())
+    empty = classification.to_msg(InferenceResult(task='classification'), _header())
     assert list(empty.results) == [] and empty.header.frame_id == 'camera_optical'
 
 
-def test_result_type_and_result_to_msg_follow_the_task() -> None:
-    """Each task maps to its message type; 'raw' has none; unknown tasks are refused."""
-    assert messages.result_type('detection') is Detection2DArray
-    assert messages.result_type('classification') is Classification
-    assert messages.result_type('raw') is None
+def test_each_task_names_its_message_type() -> None:
+    """Each task publishes its message type on ~/results; 'raw' has none (~/output only)."""
+    assert task_named('detection').message_type() is Detection2DArray
+    assert task_named('classification').message_type() is Classification
+    assert task_named('raw').message_type() is None and task_named('raw').to_msg is None
     with pytest.raises(ParameterError, match='classification, detection, raw'):
-        messages.result_type('segmentation')
-    detections = messages.result_to_msg(_detection_result(), _header())
-    assert type(detections) is Detection2DArray and len(detections.detections) == 2
-    classes = messages.result_to_msg(InferenceResult(task='classification'), _header())
-    assert type(classes) is Classification
-    with pytest.raises(ParameterError, match='tensors_to_msg'):
-        messages.result_to_msg(InferenceResult(task='raw'), _header())
+        task_named('segmentation')
+    for name in ('detection', 'classification'):
+        task = task_named(name)
+        assert task.to_msg is not None
+        msg = task.to_msg(InferenceResult(task=name), _header())
+        assert type(msg) is task.message_type()
 
 
 def test_single_tensor_layout() -> None:

@@ -195,8 +195,11 @@ def test_bad_frames_are_rejected_and_counted_and_the_node_keeps_running(ros, eng
 
 
 def test_invalid_parameters_are_refused_with_a_reason(ros, engines):
-    node = make_node(ros, unique_ns(), classifier_params(engines))
-    assert wait_for(lambda: node._pipeline is not None)
+    ns = unique_ns()
+    node = make_node(ros, ns, classifier_params(engines))
+    results = Collector(ros, vision_msgs.Classification, f'{ns}/inference_node/results')
+    pub = ros.node('pub_params').create_publisher(Image, f'{ns}/image', reliable(10))
+    assert wait_for(lambda: pub.get_subscription_count() > 0)
     cases = {
         'precision': ('int8', ('engines.int8',)),
         'score_threshold': (2.0, ('<= 1.0', 'Max: 1.0')),
@@ -207,8 +210,11 @@ def test_invalid_parameters_are_refused_with_a_reason(ros, engines):
         result = node.set_parameters([Parameter(name, value=value)])[0]
         assert not result.successful, name
         assert any(w in result.reason for w in words), (name, result.reason)
+    # A task parameter changes the next frame's result (top_k is 3 at start).
     assert node.set_parameters([Parameter('top_k', value=2)])[0].successful
-    assert node._processor.settings.top_k == 2
+    pub.publish(image_msg(rgb(), 'rgb8'))
+    assert wait_for(lambda: len(results) == 1)
+    assert len(results.items[0].results) == 2
 
 
 def test_precision_swap_during_a_30fps_stream_loses_no_frame(ros, engines):

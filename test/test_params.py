@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from accel_ai_ros.param_spec import check_value
 from accel_ai_ros.params import check_precision
-from accel_ai_ros.params import check_value
 from accel_ai_ros.params import defaults
 from accel_ai_ros.params import PARAMETERS
 from accel_ai_ros.params import SPECS

@@ -23,16 +23,20 @@ import pytest
 
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
-from accel_ai_ros.tasks import batched_nms
-from accel_ai_ros.tasks import box_iou
-from accel_ai_ros.tasks import ClassificationDecoder
-from accel_ai_ros.tasks import DetectionDecoder
-from accel_ai_ros.tasks import load_labels
-from accel_ai_ros.tasks import make_decoder
-from accel_ai_ros.tasks import nms
-from accel_ai_ros.tasks import RawDecoder
-from accel_ai_ros.tasks import softmax
+from accel_ai_ros.params import defaults
+from accel_ai_ros.params import SPECS
+from accel_ai_ros.tasks.classification import ClassificationDecoder
+from accel_ai_ros.tasks.classification import softmax
 from accel_ai_ros.tasks.detection import detect_layout
+from accel_ai_ros.tasks.detection import DetectionDecoder
+from accel_ai_ros.tasks.nms import batched_nms
+from accel_ai_ros.tasks.nms import box_iou
+from accel_ai_ros.tasks.nms import nms
+from accel_ai_ros.tasks.raw import RawDecoder
+from accel_ai_ros.tasks.registry import load_labels
+from accel_ai_ros.tasks.registry import make_decoder
+from accel_ai_ros.tasks.registry import TASK_NAMES
+from accel_ai_ros.tasks.registry import TASKS
 from accel_ai_ros.tasks.results import Detection
 from accel_ai_ros.transform import ImageTransform
 
@@ -330,20 +334,33 @@ def test_detection_rejects_bad_parameters() -> None:
 
 # -- factory ---------------------------------------------------------------------------------
 def test_make_decoder_by_task_and_raw_passthrough() -> None:
-    cls = make_decoder('classification', input_width=10, input_height=10, top_k=2)
+    values = dict(defaults(), top_k=2, detection_layout='ssd', score_threshold=0.7)
+    cls = make_decoder('classification', values, (), 10, 10)
     assert isinstance(cls, ClassificationDecoder) and cls.top_k == 2
-    det = make_decoder('detection', input_width=320, input_height=240, layout='ssd',
-                       score_threshold=0.7, iou_threshold=0.3)
+    det = make_decoder('detection', values, ('bg', 'face'), 320, 240)
     assert isinstance(det, DetectionDecoder)
     assert (det.input_width, det.input_height, det.layout) == (320, 240, 'ssd')
-    raw = make_decoder('raw', input_width=10, input_height=10)
+    assert (det.score_threshold, det.labels) == (0.7, ['bg', 'face'])
+    raw = make_decoder('raw', values, (), 10, 10)
     assert isinstance(raw, RawDecoder)
     outputs = {'a': np.arange(3), 'b': np.ones((2, 2))}
     result = raw(outputs, IDENTITY)
     assert result.task == 'raw' and result.detections == [] and result.classes == []
     assert set(result.raw) == {'a', 'b'} and result.raw['a'] is outputs['a']
     with pytest.raises(ParameterError, match='classification, detection, raw'):
-        make_decoder('segmentation', input_width=10, input_height=10)
+        make_decoder('segmentation', values, (), 10, 10)
+
+
+def test_every_task_is_declared_through_the_parameter_table() -> None:
+    # The node declares what the registry holds: the task choices and each task's own
+    # parameters, with the defaults its decoder uses when built from the table.
+    assert SPECS['task'].choices == TASK_NAMES == tuple(TASKS)
+    for task in TASKS.values():
+        for spec in task.parameters:
+            assert SPECS[spec.name] is spec, spec.name
+        assert task.parameter_values(defaults()) == {s.name: s.default for s in task.parameters}
+    assert ClassificationDecoder().top_k == SPECS['top_k'].default
+    assert DetectionDecoder(10, 10).score_threshold == SPECS['score_threshold'].default
 
 
 def test_load_labels(tmp_path: Path) -> None:

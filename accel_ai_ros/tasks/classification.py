@@ -12,20 +12,37 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Top-k classification from a model's score vector."""
+"""The classification task: top-k classes from a model's score vector.
 
+Published on ``~/results`` as ``vision_msgs/Classification`` (class id: the label, or the
+class index when there is none) and drawn as the top classes in the image's corner.
+"""
+
+from typing import Any
 from typing import Dict
+from typing import Mapping
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
+from accel_ai_ros.param_spec import ParamSpec
+from accel_ai_ros.tasks.base import copy_header
+from accel_ai_ros.tasks.base import message_module
+from accel_ai_ros.tasks.base import Task
 from accel_ai_ros.tasks.results import ClassScore
 from accel_ai_ros.tasks.results import InferenceResult
 from accel_ai_ros.transform import ImageTransform
 
 SOFTMAX_MODES = ('auto', 'always', 'never')
+
+TOP_K = ParamSpec('top_k', 5, 'Classes reported per frame (classification).', min_value=1,
+                  max_value=1000)
+APPLY_SOFTMAX = ParamSpec(
+    'apply_softmax', 'auto', 'Softmax over classification outputs: auto applies it when the '
+    'outputs are not probabilities already.', choices=SOFTMAX_MODES)
 
 #: How far from 1 the sum of a score vector may be and still count as probabilities.
 _SUM_TOLERANCE = 1e-2
@@ -57,8 +74,8 @@ class ClassificationDecoder:
     a class without a label gets ``''``.
     """
 
-    def __init__(self, top_k: int = 5, labels: Sequence[str] = (),
-                 apply_softmax: str = 'auto') -> None:
+    def __init__(self, top_k: int = TOP_K.default, labels: Sequence[str] = (),
+                 apply_softmax: str = APPLY_SOFTMAX.default) -> None:
         if int(top_k) < 1:
             raise ParameterError(f'top_k is {top_k}; set it to 1 or more')
         if apply_softmax not in SOFTMAX_MODES:
@@ -102,3 +119,40 @@ class ClassificationDecoder:
             for i in top
         ]
         return InferenceResult(task='classification', classes=classes)
+
+
+def make_decoder(values: Mapping[str, Any], labels: Sequence[str], input_width: int,
+                 input_height: int) -> ClassificationDecoder:
+    """Return the decoder for this task's parameter ``values`` (the input size is unused)."""
+    return ClassificationDecoder(top_k=int(values[TOP_K.name]), labels=labels,
+                                 apply_softmax=str(values[APPLY_SOFTMAX.name]))
+
+
+def message_type() -> type:
+    """Return ``vision_msgs/Classification``."""
+    return message_module('vision_msgs').Classification
+
+
+def to_msg(result: InferenceResult, header: Any) -> Any:
+    """Return the class scores of ``result``, in their order, as a Classification."""
+    vision_msgs = message_module('vision_msgs')
+    return vision_msgs.Classification(
+        header=copy_header(header),
+        results=[vision_msgs.ObjectHypothesis(class_id=c.label or str(int(c.class_id)),
+                                              score=float(c.score))
+                 for c in result.classes])
+
+
+def draw(canvas: np.ndarray, result: InferenceResult) -> None:
+    """Write the five best classes and their scores in the canvas's top-left corner."""
+    thickness = max(1, round(min(canvas.shape[:2]) / 300))
+    for rank, cls in enumerate(result.classes[:5]):
+        text = f'{cls.label or cls.class_id}: {cls.score:.2f}'
+        cv2.putText(canvas, text, (8, 20 + 18 * rank * thickness), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.5 * thickness, (0, 255, 0), thickness)
+
+
+TASK = Task(
+    name='classification', description='top-k classes of a score vector',
+    parameters=(TOP_K, APPLY_SOFTMAX), make_decoder=make_decoder, message_type=message_type,
+    to_msg=to_msg, draw=draw)

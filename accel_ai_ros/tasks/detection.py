@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Detection decoding for the common output layouts: YOLOv5, YOLOv8/YOLO11 and SSD.
+"""The detection task: boxes from the common output layouts (YOLOv5, YOLOv8/YOLO11, SSD).
+
+Published on ``~/results`` as ``vision_msgs/Detection2DArray`` (boxes by centre and size in
+image pixels, one hypothesis each) and drawn as boxes with their label and score.
 
 Every layout ends the same way: a score threshold first (so only candidates go further), then
 class-aware NMS (or class-agnostic when asked), a cap at ``max_detections``, and boxes mapped
@@ -41,15 +44,22 @@ but not for a tiny input with many classes; end-to-end exports with NMS inside t
 when in doubt.
 """
 
+from typing import Any
 from typing import Dict
 from typing import List
+from typing import Mapping
 from typing import Sequence
 from typing import Tuple
 
+import cv2
 import numpy as np
 
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
+from accel_ai_ros.param_spec import ParamSpec
+from accel_ai_ros.tasks.base import copy_header
+from accel_ai_ros.tasks.base import message_module
+from accel_ai_ros.tasks.base import Task
 from accel_ai_ros.tasks.nms import batched_nms
 from accel_ai_ros.tasks.nms import nms
 from accel_ai_ros.tasks.results import Detection
@@ -57,6 +67,18 @@ from accel_ai_ros.tasks.results import InferenceResult
 from accel_ai_ros.transform import ImageTransform
 
 DETECTION_LAYOUTS = ('auto', 'yolov5', 'yolov8', 'ssd')
+
+LAYOUT = ParamSpec(
+    'detection_layout', 'auto', 'Detection output layout (yolov8 also covers YOLO11; ssd is '
+    'separate score and box outputs, with class 0 the background).', read_only=True,
+    choices=DETECTION_LAYOUTS)
+SCORE_THRESHOLD = ParamSpec('score_threshold', 0.5, 'Minimum detection score.', min_value=0.0,
+                            max_value=1.0)
+IOU_THRESHOLD = ParamSpec(
+    'iou_threshold', 0.45, 'IoU above which non-maximum suppression drops the weaker box of '
+    'the same class.', min_value=0.0, max_value=1.0)
+MAX_DETECTIONS = ParamSpec('max_detections', 100, 'Most detections reported per frame.',
+                           min_value=1, max_value=10000)
 
 # Candidates in model-input pixels: corner boxes (K, 4), scores (K,), class ids (K,).
 Candidates = Tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -91,9 +113,10 @@ def detect_layout(outputs: Dict[str, np.ndarray]) -> str:
 class DetectionDecoder:
     """Decode a detector's outputs into :class:`~accel_ai_ros.tasks.results.Detection` values."""
 
-    def __init__(self, input_width: int, input_height: int, layout: str = 'auto',
-                 score_threshold: float = 0.5, iou_threshold: float = 0.45,
-                 max_detections: int = 100, labels: Sequence[str] = (),
+    def __init__(self, input_width: int, input_height: int, layout: str = LAYOUT.default,
+                 score_threshold: float = SCORE_THRESHOLD.default,
+                 iou_threshold: float = IOU_THRESHOLD.default,
+                 max_detections: int = MAX_DETECTIONS.default, labels: Sequence[str] = (),
                  class_agnostic: bool = False) -> None:
         if layout not in DETECTION_LAYOUTS:
             raise ParameterError(f'layout is {layout!r}; set it to one of '
@@ -283,3 +306,65 @@ def _plausible(layout: str, outputs: Dict[str, np.ndarray], labels: int) -> bool
     if classes < 1 or (labels and classes != labels):
         return False
     return bool(scores.size) and -1e-3 <= float(scores.min()) and float(scores.max()) <= 1 + 1e-3
+
+
+def make_decoder(values: Mapping[str, Any], labels: Sequence[str], input_width: int,
+                 input_height: int) -> DetectionDecoder:
+    """Return the decoder for this task's parameter ``values`` and the model input's size."""
+    return DetectionDecoder(
+        input_width, input_height, layout=str(values[LAYOUT.name]),
+        score_threshold=float(values[SCORE_THRESHOLD.name]),
+        iou_threshold=float(values[IOU_THRESHOLD.name]),
+        max_detections=int(values[MAX_DETECTIONS.name]), labels=labels)
+
+
+def message_type() -> type:
+    """Return ``vision_msgs/Detection2DArray``."""
+    return message_module('vision_msgs').Detection2DArray
+
+
+def to_msg(result: InferenceResult, header: Any) -> Any:
+    """Return the detections of ``result`` as a Detection2DArray stamped with ``header``.
+
+    Each Detection2D carries the header too, a box given by its centre and size in pixels
+    and one hypothesis whose class_id is the label, or the class index when there is none.
+    """
+    vision_msgs = message_module('vision_msgs')
+    msg = vision_msgs.Detection2DArray(header=copy_header(header))
+    for det in result.detections:
+        x1, y1, x2, y2 = float(det.x1), float(det.y1), float(det.x2), float(det.y2)
+        bbox = vision_msgs.BoundingBox2D(size_x=x2 - x1, size_y=y2 - y1)
+        bbox.center.position.x = (x1 + x2) / 2.0
+        bbox.center.position.y = (y1 + y2) / 2.0
+        hypothesis = vision_msgs.ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id = det.label or str(int(det.class_id))
+        hypothesis.hypothesis.score = float(det.score)
+        msg.detections.append(vision_msgs.Detection2D(
+            header=copy_header(header), results=[hypothesis], bbox=bbox))
+    return msg
+
+
+def _colour(class_id: int) -> Tuple[int, int, int]:
+    hue = (class_id * 47) % 180
+    hsv = np.array([[[hue, 220, 255]]], dtype=np.uint8)
+    b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
+    return int(b), int(g), int(r)
+
+
+def draw(canvas: np.ndarray, result: InferenceResult) -> None:
+    """Draw each box with its label (or class id) and score, one colour per class."""
+    thickness = max(1, round(min(canvas.shape[:2]) / 300))
+    for det in result.detections:
+        colour = _colour(det.class_id)
+        p1 = (int(round(det.x1)), int(round(det.y1)))
+        p2 = (int(round(det.x2)), int(round(det.y2)))
+        cv2.rectangle(canvas, p1, p2, colour, thickness)
+        text = f'{det.label or det.class_id} {det.score:.2f}'
+        cv2.putText(canvas, text, (p1[0], max(12, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.4 * thickness, colour, thickness)
+
+
+TASK = Task(
+    name='detection', description='boxes with class and score, in image pixels',
+    parameters=(LAYOUT, SCORE_THRESHOLD, IOU_THRESHOLD, MAX_DETECTIONS),
+    make_decoder=make_decoder, message_type=message_type, to_msg=to_msg, draw=draw)

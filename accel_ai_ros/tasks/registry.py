@@ -12,56 +12,54 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Pick a decoder by task name, and read label files."""
+"""The tasks by name: the one list the node, the parameter table and the tools read.
 
-from typing import Callable
+A new task is one new module in this package that defines ``TASK`` (see
+:class:`~accel_ai_ros.tasks.base.Task`), plus one entry in :data:`TASKS` below.
+"""
+
+from typing import Any
 from typing import Dict
 from typing import List
+from typing import Mapping
 from typing import Sequence
-
-import numpy as np
+from typing import Tuple
 
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import PostprocessError
-from accel_ai_ros.tasks.classification import ClassificationDecoder
-from accel_ai_ros.tasks.detection import DetectionDecoder
-from accel_ai_ros.tasks.results import InferenceResult
-from accel_ai_ros.transform import ImageTransform
+from accel_ai_ros.param_spec import ParamSpec
+from accel_ai_ros.tasks import classification
+from accel_ai_ros.tasks import detection
+from accel_ai_ros.tasks import raw
+from accel_ai_ros.tasks.base import Decoder
+from accel_ai_ros.tasks.base import Task
 
-TASKS = ('classification', 'detection', 'raw')
-
-Decoder = Callable[[Dict[str, np.ndarray], ImageTransform], InferenceResult]
-
-
-class RawDecoder:
-    """Pass the output tensors through unchanged, for models no decoder understands."""
-
-    def __call__(self, outputs: Dict[str, np.ndarray],
-                 transform: ImageTransform) -> InferenceResult:
-        """Return a raw result holding ``outputs`` as they are."""
-        return InferenceResult(task='raw', raw=dict(outputs))
+TASKS: Dict[str, Task] = {task.name: task for task in (
+    classification.TASK, detection.TASK, raw.TASK)}
+TASK_NAMES: Tuple[str, ...] = tuple(TASKS)
 
 
-def make_decoder(task: str, *, input_width: int, input_height: int, top_k: int = 5,
-                 labels: Sequence[str] = (), score_threshold: float = 0.5,
-                 iou_threshold: float = 0.45, layout: str = 'auto',
-                 max_detections: int = 100, apply_softmax: str = 'auto',
-                 class_agnostic: bool = False) -> Decoder:
-    """Return the decoder for ``task``; invalid values raise ParameterError naming the choices.
+def task_named(name: str) -> Task:
+    """Return the task called ``name``, or raise ParameterError naming the choices."""
+    task = TASKS.get(name)
+    if task is None:
+        raise ParameterError(f'task is {name!r}; set it to one of {", ".join(TASK_NAMES)}')
+    return task
 
-    ``input_width`` and ``input_height`` are the model input's size in pixels (detection maps
-    normalised boxes with them). Parameters that do not concern the task are ignored.
-    """
-    if task == 'classification':
-        return ClassificationDecoder(top_k=top_k, labels=labels, apply_softmax=apply_softmax)
-    if task == 'detection':
-        return DetectionDecoder(input_width, input_height, layout=layout,
-                                score_threshold=score_threshold, iou_threshold=iou_threshold,
-                                max_detections=max_detections, labels=labels,
-                                class_agnostic=class_agnostic)
-    if task == 'raw':
-        return RawDecoder()
-    raise ParameterError(f'task is {task!r}; set it to one of {", ".join(TASKS)}')
+
+def task_parameters() -> Tuple[ParamSpec, ...]:
+    """Return every task's own parameters, task after task, each name once."""
+    specs: Dict[str, ParamSpec] = {}
+    for task in TASKS.values():
+        for spec in task.parameters:
+            specs.setdefault(spec.name, spec)
+    return tuple(specs.values())
+
+
+def make_decoder(task: str, values: Mapping[str, Any], labels: Sequence[str],
+                 input_width: int, input_height: int) -> Decoder:
+    """Return the decoder of the task called ``task`` for these parameter ``values``."""
+    return task_named(task).make_decoder(values, labels, input_width, input_height)
 
 
 def load_labels(path: str) -> List[str]:

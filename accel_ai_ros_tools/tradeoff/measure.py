@@ -52,6 +52,7 @@ from accel_ai_ros.frame_processor import ProcessingSettings
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.stats import summarize
+from accel_ai_ros.tasks.classification import TOP_K
 from accel_ai_ros_tools.tradeoff.metrics import BoxLabel
 
 
@@ -110,8 +111,10 @@ def measure(job: Job) -> Dict[str, Any]:
     runner = RunnerFromFile(job.path, backend=job.backend, **options)()
     try:
         settings = job.settings
-        if settings.task == 'classification':
-            settings = replace(settings, top_k=max(5, settings.top_k))  # for top-5
+        if settings.task == 'classification':  # at least 5 classes, for top-5 accuracy
+            values = dict(settings.task_values)
+            values[TOP_K.name] = max(5, int(values[TOP_K.name]))
+            settings = replace(settings, task_values=tuple(values.items()))
         processor = FrameProcessor(settings)
         ranked: List[List[int]] = []
         boxes: List[List[BoxLabel]] = []

@@ -41,7 +41,7 @@ from typing import Tuple
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.fileio import atomic_output
 from accel_ai_ros.params import defaults
-from accel_ai_ros.params import TASK_CHOICES
+from accel_ai_ros.tasks.registry import TASK_NAMES
 
 PROG = 'accel-ai-variants'
 _SOURCES = (('calibration_images', 'images'), ('calibration_video', 'video'),
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
                         help='comma-separated precisions besides fp32 (default: %(default)s)')
     parser.add_argument('--params-file', help="the node's ROS parameter YAML: preprocessing "
                         'and task are read from it')
-    parser.add_argument('--task', choices=TASK_CHOICES, help='task recorded in the manifest')
+    parser.add_argument('--task', choices=TASK_NAMES, help='task recorded in the manifest')
     pre = parser.add_argument_group('preprocessing (override the parameter file)')
     pre.add_argument('--resize-mode', choices=('stretch', 'letterbox', 'center_crop'))
     pre.add_argument('--channel-order', choices=('rgb', 'bgr', 'mono'))
