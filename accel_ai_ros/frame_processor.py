@@ -31,6 +31,8 @@ from typing import Optional
 from typing import Sequence
 from typing import Tuple
 
+import numpy as np
+
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import EngineError
