@@ -507,7 +507,7 @@ class InferenceNode(LifecycleNode):
             self._truncated_frames += 1
             if self._truncated_frames == 1:
                 self.get_logger().warning(
-                    f'more than max_detections = {processor.settings.max_detections} '
+                    f'more than max_detections = {self._values["max_detections"]} '
                     'detections passed the thresholds in a frame; only the best are published. '
                     'Raise max_detections (or score_threshold) if that is too few; '
                     "/diagnostics counts such frames ('frames cut by max_detections').")

@@ -22,7 +22,7 @@ import pytest
 from accel_ai_ros.errors import NonFiniteOutputError
 from accel_ai_ros.errors import PostprocessError
 from accel_ai_ros.frame_processor import check_finite
-from accel_ai_ros.tasks import DetectionDecoder
+from accel_ai_ros.tasks.detection import DetectionDecoder
 from accel_ai_ros.transform import ImageTransform
 
 IDENTITY = ImageTransform.identity(640, 640)
