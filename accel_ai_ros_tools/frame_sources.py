@@ -32,7 +32,8 @@ from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ParameterError
 
 Frame = Tuple[np.ndarray, Optional[int]]
-SOURCE_KINDS = ('digits', 'pattern', 'folder', 'video')
+SOURCE_KINDS = ('digits', 'pattern', 'folder', 'video', 'v4l2')
+DEFAULT_V4L2_DEVICE = '/dev/video0'
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
 
 # BGR colours of the classic colour bars: white, yellow, cyan, green, magenta, red, blue, black.
@@ -170,6 +171,9 @@ class ImageFolderSource(FrameSource):
 class VideoFileSource(FrameSource):
     """The frames of a video file, rewound at its end, label ``None``."""
 
+    kind = 'video file'
+    check = 'check that the file is complete'
+
     def __init__(self, path: str, width: int, height: int) -> None:
         """Open the video; raise :class:`AccelAiError` when it cannot be read."""
         super().__init__(width, height)
@@ -197,8 +201,8 @@ class VideoFileSource(FrameSource):
                 self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
                 ok, frame = self._capture.read()
                 if not ok:
-                    raise AccelAiError(f"video file '{self.path}' stopped decoding; "
-                                       f'check that the file is complete')
+                    raise AccelAiError(f"{self.kind} '{self.path}' stopped giving frames; "
+                                       f'{self.check}')
             yield self._fit(frame), None
 
     def close(self) -> None:
@@ -206,8 +210,30 @@ class VideoFileSource(FrameSource):
         self._capture.release()
 
 
+class V4l2CameraSource(VideoFileSource):
+    """A V4L2 camera read through OpenCV at the requested size, label ``None``."""
+
+    kind = 'V4L2 device'
+    check = 'check the cable and that no other process opened the camera'
+
+    def __init__(self, device: str, width: int, height: int) -> None:  # noqa: D107
+        FrameSource.__init__(self, width, height)
+        self.path = Path(device or DEFAULT_V4L2_DEVICE)
+        self._capture = cv2.VideoCapture(str(self.path), cv2.CAP_V4L2)
+        if self._capture.isOpened():
+            self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        ok, first = self._capture.read() if self._capture.isOpened() else (False, None)
+        if not ok or first is None:
+            self._capture.release()
+            raise AccelAiError(f"V4L2 device '{self.path}' gives no frames; set the path "
+                               f'parameter to a camera device (v4l2-ctl --list-devices) that '
+                               f'no other process holds')
+        self._first = first
+
+
 def make_source(kind: str, path: str, width: int, height: int, seed: int = 0) -> FrameSource:
-    """Return the frame source named ``kind``: 'digits', 'pattern', 'folder' or 'video'."""
+    """Return the frame source named ``kind``: 'digits', 'pattern', 'folder', 'video', 'v4l2'."""
     if kind == 'digits':
         return DigitsSource(width, height, seed=seed)
     if kind == 'pattern':
@@ -216,4 +242,6 @@ def make_source(kind: str, path: str, width: int, height: int, seed: int = 0) ->
         return ImageFolderSource(path, width, height)
     if kind == 'video':
         return VideoFileSource(path, width, height)
+    if kind == 'v4l2':
+        return V4l2CameraSource(path, width, height)
     raise ParameterError(f"source '{kind}' is unknown; use one of {', '.join(SOURCE_KINDS)}")

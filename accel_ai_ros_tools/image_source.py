@@ -20,11 +20,13 @@ the inference node's results with :meth:`ImageSource.label_for`.
 
 import array
 from collections import OrderedDict
+import signal
 import sys
 from typing import Any
 from typing import Iterator
 from typing import List
 from typing import Optional
+from typing import Union
 
 from builtin_interfaces.msg import Time
 import cv2
@@ -38,6 +40,10 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
 
 from accel_ai_ros.errors import AccelAiError
@@ -48,6 +54,8 @@ from accel_ai_ros_tools.frame_sources import make_source
 from accel_ai_ros_tools.frame_sources import SOURCE_KINDS
 
 ENCODINGS = ('bgr8', 'rgb8', 'mono8')
+RELIABILITIES = ('best_effort', 'reliable')
+TRANSPORTS = ('raw', 'compressed')
 LABEL_MEMORY = 2000
 
 
@@ -81,8 +89,26 @@ def fill_image(msg: Image, frame: np.ndarray, encoding: str) -> Image:
     return msg
 
 
+def compress_image(msg: CompressedImage, frame: np.ndarray, encoding: str) -> CompressedImage:
+    """Fill ``msg`` with ``frame`` (BGR) as JPEG, in image_transport's compressed format."""
+    pixels = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if encoding == 'mono8' else frame
+    ok, jpeg = cv2.imencode('.jpg', pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise AccelAiError(f'OpenCV could not JPEG-encode a {frame.shape} frame')
+    msg.format = f"{encoding}; jpeg compressed {'mono8' if encoding == 'mono8' else 'bgr8'}"
+    data = array.array('B')
+    data.frombytes(jpeg.tobytes())
+    msg.data = data
+    return msg
+
+
 class ImageSource(Node):
-    """Publishes frames from a digits / pattern / folder / video source on ``image``."""
+    """Publishes frames from a digits / pattern / folder / video / v4l2 source on ``image``.
+
+    A camera stand-in for the launch files: ``reliability`` and ``transport`` give it a
+    driver's QoS and topic (``image`` or ``image/compressed``), and ``publish_clock`` makes it
+    the /clock of a simulator or a rosbag2 replay (``use_sim_time`` on the subscribers).
+    """
 
     def __init__(self, node_name: str = 'image_source', *, namespace: Optional[str] = None,
                  **kwargs: Any) -> None:
@@ -95,7 +121,9 @@ class ImageSource(Node):
         super().__init__(node_name, namespace=namespace, **kwargs)
         self.source_kind = self._declare_str(
             'source', 'digits', f"frame source: {' | '.join(SOURCE_KINDS)}")
-        self.path = self._declare_str('path', '', "image folder ('folder') or video ('video')")
+        self.path = self._declare_str(
+            'path', '', "image folder ('folder'), video ('video') or device ('v4l2', default "
+            "/dev/video0)")
         self.width = self._declare_int('width', 640, 'frame width in pixels')
         self.height = self._declare_int('height', 480, 'frame height in pixels')
         rate: Parameter = self.declare_parameter('rate_hz', 30.0, ParameterDescriptor(
@@ -109,22 +137,42 @@ class ImageSource(Node):
             'wait_for_subscribers', 1, 'publish only once this many subscriptions match the '
             'topic (0: at once); until then no frame is taken from the source, so a fast or '
             'counted stream is not lost to discovery')
-        if self.encoding not in ENCODINGS:
-            raise ParameterError(f"encoding '{self.encoding}' is unknown; use one of "
-                                 f"{', '.join(ENCODINGS)}")
+        self.reliability = self._declare_str(
+            'reliability', 'best_effort', f"publisher QoS: {' | '.join(RELIABILITIES)}")
+        self.transport = self._declare_str(
+            'transport', 'raw', 'raw publishes image (sensor_msgs/Image), compressed publishes '
+            'image/compressed (sensor_msgs/CompressedImage, JPEG)')
+        clock: Parameter = self.declare_parameter('publish_clock', False, ParameterDescriptor(
+            description='publish each frame stamp on /clock, as a simulator or ros2 bag play '
+                        '--clock does', read_only=True))
+        self.publish_clock = bool(clock.value)
+        for name, value, choices in (('encoding', self.encoding, ENCODINGS),
+                                     ('reliability', self.reliability, RELIABILITIES),
+                                     ('transport', self.transport, TRANSPORTS)):
+            if value not in choices:
+                raise ParameterError(f"{name} '{value}' is unknown; use one of "
+                                     f"{', '.join(choices)}")
         self.source = make_source(self.source_kind, self.path, self.width, self.height)
         self._frames: Iterator[Frame] = iter(self.source)
         self._labels: 'OrderedDict[int, Optional[int]]' = OrderedDict()
         self.published = 0
         self._waiting_said = False
+        qos = QoSProfile(
+            depth=qos_profile_sensor_data.depth, history=qos_profile_sensor_data.history,
+            durability=qos_profile_sensor_data.durability,
+            reliability=(ReliabilityPolicy.RELIABLE if self.reliability == 'reliable'
+                         else ReliabilityPolicy.BEST_EFFORT))
         # In component_container with use_intra_process_comms, nodes of the same process get
         # the message object itself (accel_ai_ros.intra_process); DDS carries it to others.
-        self.publisher = IntraProcessPublisher(
-            self, self.create_publisher(Image, 'image', qos_profile_sensor_data))
+        self.publisher = IntraProcessPublisher(self, (
+            self.create_publisher(CompressedImage, 'image/compressed', qos)
+            if self.transport == 'compressed' else self.create_publisher(Image, 'image', qos)))
+        self.clock_publisher = (self.create_publisher(Clock, '/clock', 10)
+                                if self.publish_clock else None)
         self.timer = self.create_timer(1.0 / self.rate_hz, self._on_timer)
         self.get_logger().info(
             f'publishing {self.source_kind} frames {self.width}x{self.height} {self.encoding} '
-            f'at {self.rate_hz:g} Hz on {self.publisher.topic_name}')
+            f'at {self.rate_hz:g} Hz on {self.publisher.topic_name} ({self.reliability})')
 
     def _declare_str(self, name: str, default: str, description: str) -> str:
         """Declare a read-only string parameter and return its value."""
@@ -148,15 +196,21 @@ class ImageSource(Node):
         """Return the label of the frame published with ``stamp``, or ``None`` if unknown."""
         return self._labels.get(stamp_to_ns(stamp))
 
-    def publish_frame(self, frame: np.ndarray, label: Optional[int] = None) -> Image:
+    def publish_frame(self, frame: np.ndarray,
+                      label: Optional[int] = None) -> Union[Image, CompressedImage]:
         """Stamp, fill and publish one BGR frame now; remember its label; return the message."""
-        msg = Image()
+        msg: Union[Image, CompressedImage]
+        if self.transport == 'compressed':
+            msg = compress_image(CompressedImage(), frame, self.encoding)
+        else:
+            msg = fill_image(Image(), frame, self.encoding)
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.frame_id
-        fill_image(msg, frame, self.encoding)
         self._labels[stamp_to_ns(msg.header.stamp)] = label
         while len(self._labels) > LABEL_MEMORY:
             self._labels.popitem(last=False)
+        if self.clock_publisher is not None:
+            self.clock_publisher.publish(Clock(clock=msg.header.stamp))
         self.publisher.publish(msg)
         self.published += 1
         return msg
@@ -203,6 +257,7 @@ def main(args: Optional[List[str]] = None) -> int:
         print(f'image_source: error: {exc}', file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C (ros2 launch forwards one)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

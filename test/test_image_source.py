@@ -30,10 +30,15 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.image_codec import decode_compressed_msg
 from accel_ai_ros_tools.frame_sources import DigitsSource
 from accel_ai_ros_tools.frame_sources import ImageFolderSource
 from accel_ai_ros_tools.frame_sources import make_source
@@ -299,3 +304,49 @@ def test_node_rejects_bad_parameters(context: Context) -> None:
         ImageSource(context=context, parameter_overrides=_params(encoding='yuv422'))
     with pytest.raises(ParameterError, match='digits, pattern, folder, video'):
         ImageSource(context=context, parameter_overrides=_params(source='webcam'))
+
+
+def test_stand_in_publishes_compressed_reliable_frames_and_the_clock(context: Context) -> None:
+    """transport, reliability and publish_clock give image_source a driver's topic and QoS."""
+    node = ImageSource(context=context, parameter_overrides=_params(
+        source='pattern', width=64, height=48, rate_hz=50.0, transport='compressed',
+        reliability='reliable', publish_clock=True))
+    listener = rclpy.create_node('listener', context=context)
+    frames: List[CompressedImage] = []
+    clocks: List[Clock] = []
+    # A reliable subscription matches only a reliable publisher.
+    listener.create_subscription(CompressedImage, 'image/compressed', frames.append,
+                                 QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    listener.create_subscription(Clock, '/clock', clocks.append, 10)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(listener)
+    try:
+        deadline = time.monotonic() + 30.0
+        while len(frames) < 3 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert len(frames) >= 3
+        image = decode_compressed_msg(frames[-1])
+        assert (image.height, image.width) == (48, 64)
+        assert frames[-1].format.startswith('bgr8; jpeg compressed')
+        # /clock carries the frame stamps (the last frame's may still be on its way).
+        stamps = {(c.clock.sec, c.clock.nanosec) for c in clocks}
+        assert (frames[0].header.stamp.sec, frames[0].header.stamp.nanosec) in stamps
+    finally:
+        executor.shutdown()
+        listener.destroy_node()
+        node.destroy_node()
+
+
+def test_stand_in_rejects_unknown_qos_and_transport(context: Context) -> None:
+    """Unknown reliability and transport values are refused with the allowed ones."""
+    with pytest.raises(ParameterError, match='best_effort, reliable'):
+        ImageSource(context=context, parameter_overrides=_params(reliability='keep_all'))
+    with pytest.raises(ParameterError, match='raw, compressed'):
+        ImageSource(context=context, parameter_overrides=_params(transport='theora'))
+
+
+def test_v4l2_source_without_a_camera_names_the_device_and_the_fix() -> None:
+    """A missing device is refused with its path and what to check."""
+    with pytest.raises(AccelAiError, match=r"V4L2 device '/dev/accel_no_such_video'.*v4l2-ctl"):
+        make_source('v4l2', '/dev/accel_no_such_video', 64, 48)
