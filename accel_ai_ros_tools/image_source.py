@@ -122,8 +122,8 @@ class ImageSource(Node):
         self.source_kind = self._declare_str(
             'source', 'digits', f"frame source: {' | '.join(SOURCE_KINDS)}")
         self.path = self._declare_str(
-            'path', '', "image folder ('folder'), video ('video') or device ('v4l2', default "
-            "/dev/video0)")
+            'path', '', "image folder ('folder'), video ('video') or device ('v4l2', "
+            'default /dev/video0)')
         self.width = self._declare_int('width', 640, 'frame width in pixels')
         self.height = self._declare_int('height', 480, 'frame height in pixels')
         rate: Parameter = self.declare_parameter('rate_hz', 30.0, ParameterDescriptor(

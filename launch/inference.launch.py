@@ -56,15 +56,15 @@ def generate_launch_description() -> LaunchDescription:
             description='Parameter file naming the engines per precision and the task'),
         DeclareLaunchArgument(
             'model_dir', default_value='',
-            description="Folder that relative engine and labels paths are resolved against "
+            description='Folder that relative engine and labels paths are resolved against '
                         "('' keeps the parameter file's)"),
         DeclareLaunchArgument(
             'precision', default_value='',
-            description="Precision to start with: fp32, fp16 or int8, configured in the "
+            description='Precision to start with: fp32, fp16 or int8, configured in the '
                         "parameter file ('' keeps the parameter file's)"),
         DeclareLaunchArgument(
             'input_transport', default_value='',
-            description="raw subscribes to <image> (sensor_msgs/Image), compressed to "
+            description='raw subscribes to <image> (sensor_msgs/Image), compressed to '
                         "<image>/compressed ('' keeps the parameter file's)"),
         DeclareLaunchArgument(
             'image', default_value='image',

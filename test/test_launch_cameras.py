@@ -149,6 +149,9 @@ def test_camera_launch_file_runs_with_the_stand_in_and_stops_on_ctrl_c(
             observer = Observer(ros)
             arrived = wait_for(lambda: observer.latency >= 3, timeout=START_TIMEOUT, period=0.2)
             assert arrived, f'no results in {START_TIMEOUT} s:\n{proc.output()[-4000:]}'
+            # Discovery of the stand-in's endpoint and node name may trail its first frames.
+            wait_for(lambda: [info.node_name for info in observer.publishers(camera.topic)]
+                     == ['camera_stand_in'], timeout=20.0, period=0.2)
             infos = observer.publishers(camera.topic)
             assert [info.node_name for info in infos] == ['camera_stand_in'], \
                 f'publishers of {camera.topic}: {infos}'
