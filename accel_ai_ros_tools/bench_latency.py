@@ -405,6 +405,7 @@ class SizeResult:
     copy: Dict[str, Dict[str, float]] = field(default_factory=dict)
     load_average: List[float] = field(default_factory=list)
     duration_s: float = math.nan
+    switch_interval_ms: float = math.nan
 
     def overhead(self) -> Dict[str, Dict[str, float]]:
         """Return end-to-end minus bare (p50, ms) and end-to-end / bare, per pair."""
@@ -424,6 +425,7 @@ class SizeResult:
                 'counters': self.counters, 'node': self.node, 'bare': self.bare,
                 'overhead': self.overhead(), 'copy': self.copy,
                 'load_average': self.load_average, 'duration_s': self.duration_s,
+                'switch_interval_ms': self.switch_interval_ms,
                 'processed_per_s': self.processed_per_s}
 
     @property
@@ -500,6 +502,7 @@ def run_node(width: int, height: int, frames: Sequence[np.ndarray], ros_args: Li
         node.latency.reset()
         before = node.counters.snapshot()
         started = time.monotonic()
+        result.switch_interval_ms = sys.getswitchinterval() * 1e3  # the node may lower it
         result.published = publisher.publish(args.frames, args.rate)
         result.duration_s = _wait_settled(
             node.counters, before['received'] + args.frames, 10.0) - started
@@ -560,7 +563,8 @@ def report(result: SizeResult) -> str:
     lines = [
         f'{result.width}x{result.height} bgr8 ({result.width * result.height * 3:,} bytes a '
         f'frame), publisher in {result.mode}, '
-        f'{f"{result.rate_hz:g} Hz" if result.rate_hz > 0 else "back to back"}, load average '
+        f'{f"{result.rate_hz:g} Hz" if result.rate_hz > 0 else "back to back"}, GIL switch '
+        f'interval {result.switch_interval_ms:g} ms, load average '
         f'{" ".join(str(v) for v in result.load_average)}',
         f'  frames: published {result.published}, received {c.get("received", 0)}, '
         f'processed {c.get("processed", 0)}, dropped {dropped} (overtaken '
@@ -675,7 +679,7 @@ def run(args: argparse.Namespace) -> int:
     mode = 'this process' if args.same_process else 'another process'
     pace = f'at {args.rate:g} Hz' if args.rate > 0 else 'back to back'
     print(f'accel-ai-bench latency: {model_name}, publisher in {mode}, {args.frames} frames '
-          f'{pace} per size (+{args.warmup} warm-up), GIL switch interval '
+          f'{pace} per size (+{args.warmup} warm-up), GIL switch interval at start '
           f'{sys.getswitchinterval() * 1e3:g} ms', flush=True)
     print(f'machine: {host["system"]}, {host["cpus"]} CPUs, Python {host["python"]}, load '
           f'average {" ".join(str(v) for v in host["load_average"])}; params {params_file}',
