@@ -50,6 +50,7 @@ START_TIMEOUT = 90.0  # a loaded 2-core machine: process start, imports, engine 
 class Camera:
     """What a launch file promises: the driver package, its image topic and QoS."""
 
+    file: str
     package: Optional[str]
     topic: str
     reliability: ReliabilityPolicy
@@ -59,16 +60,20 @@ class Camera:
 
 # Topic and QoS as each driver documents them (the versions are cited in test_launch.py).
 CAMERAS: Dict[str, Camera] = {
-    'inference.launch.py': Camera(None, '/image', BEST_EFFORT),
-    'image_source.launch.py': Camera(None, '/camera/image_raw', BEST_EFFORT),
-    'usb_cam.launch.py': Camera('usb_cam', '/image_raw', RELIABLE),
-    'v4l2_camera.launch.py': Camera('v4l2_camera', '/image_raw', RELIABLE),
-    'realsense.launch.py': Camera('realsense2_camera', '/camera/camera/color/image_raw',
-                                  RELIABLE),
-    'jetson_csi.launch.py': Camera('gscam', '/camera/image_raw', RELIABLE,
-                                   args=('image_width:=640', 'image_height:=480')),
-    'isaac_sim.launch.py': Camera(None, '/rgb', RELIABLE, sim_time=True),
-    'rosbag.launch.py': Camera('rosbag2', '/camera/image_raw', RELIABLE, sim_time=True),
+    'inference': Camera('inference.launch.py', None, '/image', BEST_EFFORT),
+    'image_source': Camera('image_source.launch.py', None, '/camera/image_raw', BEST_EFFORT),
+    'usb_cam': Camera('usb_cam.launch.py', 'usb_cam', '/image_raw', RELIABLE),
+    # usb_cam publishes only image_raw/compressed for pixel_format mjpeg.
+    'usb_cam_mjpeg': Camera('usb_cam.launch.py', 'usb_cam', '/image_raw/compressed', RELIABLE,
+                            args=('pixel_format:=mjpeg', 'input_transport:=compressed')),
+    'v4l2_camera': Camera('v4l2_camera.launch.py', 'v4l2_camera', '/image_raw', RELIABLE),
+    'realsense': Camera('realsense.launch.py', 'realsense2_camera',
+                        '/camera/camera/color/image_raw', RELIABLE),
+    'jetson_csi': Camera('jetson_csi.launch.py', 'gscam', '/camera/image_raw', RELIABLE,
+                         args=('image_width:=640', 'image_height:=480')),
+    'isaac_sim': Camera('isaac_sim.launch.py', None, '/rgb', RELIABLE, sim_time=True),
+    'rosbag': Camera('rosbag.launch.py', 'rosbag2', '/camera/image_raw', RELIABLE,
+                     sim_time=True),
 }
 
 
@@ -136,12 +141,12 @@ def stop_cleanly(proc, log_text: str = '') -> None:
         proc.kill()
 
 
-@pytest.mark.parametrize('launch_file', sorted(CAMERAS), ids=lambda name: name.split('.')[0])
+@pytest.mark.parametrize('case', sorted(CAMERAS))
 def test_camera_launch_file_runs_with_the_stand_in_and_stops_on_ctrl_c(
-        launch_file: str, ros2_cli: Ros2Cli, params_file: Path, tmp_path: Path) -> None:
+        case: str, ros2_cli: Ros2Cli, params_file: Path, tmp_path: Path) -> None:
     """Results arrive for frames on the driver's topic and QoS; Ctrl-C ends it all with 0."""
-    camera = CAMERAS[launch_file]
-    proc = ros2_cli.start(['launch', 'accel_ai_ros', launch_file, 'camera_stand_in:=true',
+    camera = CAMERAS[case]
+    proc = ros2_cli.start(['launch', 'accel_ai_ros', camera.file, 'camera_stand_in:=true',
                            f'params_file:={params_file}', *camera.args],
                           tmp_path / 'launch.log')
     try:
@@ -196,14 +201,14 @@ def test_parameter_file_precision_and_model_dir_survive_unless_given(
     stop_cleanly(proc)
 
 
-@pytest.mark.parametrize('launch_file', sorted(name for name, camera in CAMERAS.items()
-                                               if camera.package),
-                         ids=lambda name: name.split('.')[0])
+@pytest.mark.parametrize('case', sorted({camera.file.split('.')[0]: case
+                                         for case, camera in reversed(CAMERAS.items())
+                                         if camera.package}.values()))
 def test_missing_driver_fails_at_once_with_one_line_naming_the_package(
-        launch_file: str, ros2_cli: Ros2Cli, params_file: Path) -> None:
+        case: str, ros2_cli: Ros2Cli, params_file: Path) -> None:
     """Nothing starts; the one error line names the package to install; exit code 1."""
-    package = CAMERAS[launch_file].package
-    done = ros2_cli.run(['launch', 'accel_ai_ros', launch_file,
+    package = CAMERAS[case].package
+    done = ros2_cli.run(['launch', 'accel_ai_ros', CAMERAS[case].file,
                          f'params_file:={params_file}'], timeout=120.0)
     errors = [line for line in done.stdout.splitlines() if 'ERROR' in line]
     assert done.returncode == 1, done.stdout
