@@ -40,6 +40,8 @@ SUBCOMMANDS = {
              'the node at 30 Hz for a long time: resident memory and latency per window'),
     'swap-storm': ('accel_ai_ros_tools.bench_reliability',
                    '1000 precision swaps under a 30 Hz stream: frames lost, wrong headers'),
+    'int8': ('accel_ai_ros_tools.bench_int8',
+             'INT8 targets (tensorrt, cpu) and mixed precision against FP32 on this CPU'),
     'sparsity': ('accel_ai_ros_tools.bench_sparsity',
                  'what 2:4 semi-structured sparsity really gives (PyTorch on CUDA)'),
 }

@@ -16,14 +16,14 @@
 
 from pathlib import Path
 
-from face_frames import calibration_frames
-from face_frames import held_out_frames
 import onnx
 import pytest
 
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.tasks.registry import make_decoder
+from accel_ai_ros_tools.face_frames import calibration_frames
+from accel_ai_ros_tools.face_frames import held_out_frames
 from accel_ai_ros_tools.variants.calibration import CalibrationReader
 from accel_ai_ros_tools.variants.mixed import mixed_precision_int8
 

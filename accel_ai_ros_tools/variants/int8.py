@@ -188,18 +188,24 @@ def calibrate(model_path: Path, reader: CalibrationReader, method: str,
 
 def _quantize_qdq(source: Path, output: Path, ranges: Any, nodes_to_exclude: Sequence[str],
                   op_types: Optional[Sequence[str]], extra: Dict[str, Any],
-                  activations_signed: bool, reduce_range: bool) -> None:
-    """Quantize ``source`` with ``ranges`` as ``quantize_static`` does for QDQ."""
+                  activations_signed: bool, reduce_range: bool, fmt: str = 'QDQ') -> None:
+    """Quantize ``source`` with ``ranges`` as ``quantize_static`` does (QDQ or QOperator)."""
     q = _quantization()
+    from onnxruntime.quantization.onnx_quantizer import ONNXQuantizer
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
     from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
     from onnxruntime.quantization.registry import QDQRegistry
     from onnxruntime.quantization.registry import QLinearOpsRegistry
     ops = list(op_types) if op_types else sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
     activations = q.QuantType.QInt8 if activations_signed else q.QuantType.QUInt8
-    quantizer = QDQQuantizer(
-        load_model_with_shape_infer(Path(source)), True, reduce_range, q.QuantType.QInt8,
-        activations, ranges, [], list(nodes_to_exclude), ops, dict(extra))
+    model = load_model_with_shape_infer(Path(source))
+    if fmt == 'QOperator':  # QLinearConv, QLinearMatMul...: ONNX Runtime's CPU operators
+        quantizer: Any = ONNXQuantizer(
+            model, True, reduce_range, q.QuantizationMode.QLinearOps, True, q.QuantType.QInt8,
+            activations, ranges, [], list(nodes_to_exclude), ops, dict(extra))
+    else:
+        quantizer = QDQQuantizer(model, True, reduce_range, q.QuantType.QInt8, activations,
+                                 ranges, [], list(nodes_to_exclude), ops, dict(extra))
     quantizer.quantize_model()
     quantizer.model.save_model_to_file(str(output), False)
 
@@ -222,7 +228,8 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
                   op_types: Optional[Sequence[str]] = DEFAULT_INT8_OP_TYPES,
                   target_opset: int = DEFAULT_OPSET,
                   check: bool = True, target: str = 'tensorrt',
-                  reduce_range: Optional[bool] = None) -> Tuple[onnx.ModelProto, Dict[str, Any]]:
+                  reduce_range: Optional[bool] = None,
+                  quant_format: str = 'QDQ') -> Tuple[onnx.ModelProto, Dict[str, Any]]:
     """
     Return the INT8 QDQ model for ``target`` and the options used (for the manifest).
 
@@ -230,11 +237,17 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
     its batch fixed to 1. When ``cache`` holds ranges for this model, method and
     preprocessing, they are used and ``reader`` is never called (it may be None); else
     ``reader`` feeds the calibrator and the ranges are stored in ``cache``. ``reduce_range``
-    (7-bit weights, the ``cpu`` target only) of None follows this CPU's flags. With
-    ``check``, ONNX Runtime loads and runs the result once.
+    (7-bit weights, the ``cpu`` target only) of None follows this CPU's flags;
+    ``quant_format`` 'QOperator' (the ``cpu`` target only) writes ONNX Runtime's QLinear
+    operators instead of Q/DQ pairs. With ``check``, ONNX Runtime loads and runs the result
+    once.
     """
     _quantization()  # BackendUnavailableError before any work when ONNX Runtime is missing
     reduce = resolve_reduce_range(target, reduce_range)
+    if quant_format not in ('QDQ', 'QOperator') or (
+            quant_format == 'QOperator' and target != 'cpu'):
+        raise VariantError(f'INT8 format {quant_format!r} is not available for the {target} '
+                           f'target; use QDQ (TensorRT reads only Q/DQ) or, for cpu, QOperator')
     symmetric = target == 'tensorrt'
     calib_options = _calibration_options(method, percentile, symmetric)
     fixed = prepare_model(model, target_opset=target_opset, fix_batch=True)
@@ -269,7 +282,7 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
         logging.disable(logging.WARNING)  # quiet the quantizer's advice
         try:
             _quantize_qdq(source, output, ranges_from_json(entry['ranges']),
-                          nodes_to_exclude, op_types, extra, symmetric, reduce)
+                          nodes_to_exclude, op_types, extra, symmetric, reduce, quant_format)
         except Exception as exc:  # the quantizer raises ValueError, RuntimeError, ...
             message = ' '.join(str(exc).split())[:300]
             raise VariantError(f'INT8 quantization fails ({message}); exclude the node it '
@@ -283,7 +296,7 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
     if check:
         run_check(quantized)
     options: Dict[str, Any] = {
-        'target': target, 'format': 'QDQ',
+        'target': target, 'format': quant_format,
         'activations': 'int8 symmetric' if symmetric else 'uint8 asymmetric',
         'weights': 'int8 symmetric, 7-bit (reduce_range)' if reduce else 'int8 symmetric',
         'reduce_range': reduce, 'per_channel': True, 'calibration_method': method,

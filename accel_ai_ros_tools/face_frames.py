@@ -21,13 +21,23 @@ held-out image is used for calibration. FP32 finds 103 faces on the held-out fra
 (score 0.7, NMS IoU 0.3).
 """
 
+from typing import Any
 from typing import List
 
 import cv2
 import numpy as np
-from skimage import data
 
+from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.image_codec import DecodedImage
+
+
+def _data() -> Any:
+    try:
+        from skimage import data
+    except ImportError as exc:
+        raise BackendUnavailableError(f'scikit-image is not importable ({exc}); install it '
+                                      f'with: pip install scikit-image') from None
+    return data
 
 
 def _rgb(pixels: np.ndarray) -> DecodedImage:
@@ -51,12 +61,13 @@ def _mosaic(faces: np.ndarray, cell: int, rng: np.random.Generator) -> DecodedIm
 
 
 def _faces() -> np.ndarray:
-    return (data.lfw_subset()[:100] * 255).astype(np.uint8)  # the first 100 are faces
+    return (_data().lfw_subset()[:100] * 255).astype(np.uint8)  # the first 100 are faces
 
 
 def calibration_frames() -> List[DecodedImage]:
     """Return 13 frames: 9 photographs without faces and 4 frames of faces 0-49."""
     rng = np.random.default_rng(0)
+    data = _data()
     frames = [_rgb(getattr(data, name)()) for name in (
         'coffee', 'chelsea', 'rocket', 'hubble_deep_field', 'immunohistochemistry', 'retina',
         'coins', 'page')]
@@ -69,6 +80,7 @@ def calibration_frames() -> List[DecodedImage]:
 def held_out_frames() -> List[DecodedImage]:
     """Return 10 frames never used for calibration: faces 50-99, astronaut, cameraman."""
     rng = np.random.default_rng(1)
+    data = _data()
     astronaut, camera = data.astronaut(), data.camera()
     frames = [_rgb(astronaut), _rgb(camera), _rgb(astronaut[:300, 50:450]),
               _rgb(astronaut[:, ::-1]), _rgb(cv2.convertScaleAbs(astronaut, alpha=0.6, beta=20)),
