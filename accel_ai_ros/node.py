@@ -602,6 +602,8 @@ class InferenceNode(LifecycleNode):
         extra = dict(self._supervisor.values())
         if self._truncated_frames:
             extra['frames cut by max_detections'] = str(self._truncated_frames)
+        if engine is not None:
+            extra.update(engine.health())
         if self._last_failure:
             extra['last failure'] = self._last_failure
         values = diagnostic_values(

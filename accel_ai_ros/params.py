@@ -34,8 +34,11 @@ from typing import Sequence
 from typing import Tuple
 
 from accel_ai_ros.backends.registry import BACKENDS
+from accel_ai_ros.backends.registry import SCHEMES
+from accel_ai_ros.backends.registry import url_scheme
 from accel_ai_ros.backends.tensorrt.profile_shapes import profile_from_parameters
 from accel_ai_ros.backends.tensorrt.profile_shapes import PROFILE_PARAMETERS
+from accel_ai_ros.backends.triton.url import SHARED_MEMORY_MODES
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.image_header import DEFAULT_MAX_IMAGE_PIXELS
 from accel_ai_ros.image_header import OPENCV_MAX_PIXELS
@@ -109,6 +112,13 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
        read_only=True),
     _p('intra_op_threads', 0, 'CPU threads ONNX Runtime may use for one inference '
        '(0: its default).', read_only=True, min_value=0, max_value=256),
+    _p('triton.timeout_ms', 1000.0, 'Longest wait for one Triton request (backend triton, '
+       'engines.<precision>: triton://host:8001/model/version); a frame without an answer '
+       'by then is counted as failed.', read_only=True, min_value=1.0, max_value=600000.0),
+    _p('triton.shared_memory', 'auto', 'How tensors reach a Triton server: auto uses system '
+       'shared memory when the server is on this host and the wire otherwise, system '
+       'insists on shared memory, off always sends them over gRPC or HTTP.', read_only=True,
+       choices=SHARED_MEMORY_MODES),
     _p('share_engine', False, 'Share the engine with the other inference nodes of this '
        'process that load the same one (several cameras in one component_container): it '
        'is loaded once, and frames waiting together run as one batch.', read_only=True),
@@ -253,6 +263,11 @@ def check_precision(precision: str, values: Mapping[str, Any]) -> Optional[str]:
                     f'onnx_sources.{precision} and model_dir')
         if not path or not resolve_path(path, model_dir).is_file():
             return None  # the engine is built from the source on first use
+    scheme = url_scheme(path)
+    if scheme:  # a model on a server: the loader asks the server whether it is ready
+        return None if scheme in SCHEMES else (
+            f'engines.{precision} {path!r} has an unknown URL scheme {scheme!r}; accepted: '
+            f'{", ".join(s + "://" for s in SCHEMES)}')
     if not path:
         configured = configured_precisions(values) or ['none']
         return (f'precision {precision!r} has no engine: set engines.{precision} in the '

@@ -232,6 +232,10 @@ class SharedRunner(Runner):
         return (f'{self.engine.runner.describe()}; shared by {self.engine.users} node(s), '
                 f'{batch}')
 
+    def health(self) -> Dict[str, str]:
+        """Return the shared engine's backend state."""
+        return self.engine.runner.health() if self.engine is not None else {}
+
     def _activate(self) -> None:
         self.engine = self._engines.acquire(self._loader, self._max_batch)
         inner = self.engine.runner

@@ -36,8 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """Add ``--backend`` to choose which backends the contract suite runs."""
     parser.addoption(
         '--backend', action='append', default=[],
-        help='backend for the contract suite (onnxruntime, tensorrt, torch); repeatable. '
-             'Default: onnxruntime only.')
+        help='backend for the contract suite (onnxruntime, tensorrt, torch, triton); repeatable. '
+             'Default: onnxruntime and triton.')
 
 
 @pytest.fixture(scope='session')
@@ -68,3 +68,20 @@ def ros2_cli():
         return ros2_cli.build()
     except ros2_cli.Ros2CliUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope='session')
+def triton_server(tmp_path_factory: pytest.TempPathFactory):
+    """Return a running Triton server on 127.0.0.1 (test/triton_server.py), stopped at the end.
+
+    Its environment is built once under build/triton-server; skips with the reason where the
+    server cannot be built or started.
+    """
+    import triton_server
+    folder = tmp_path_factory.mktemp('triton')
+    try:
+        server = triton_server.start_server(folder / 'repo', folder / 'tritonserver.log')
+    except triton_server.ServerUnavailable as exc:
+        pytest.skip(f'no Triton server: {exc}')
+    yield server
+    server.stop()

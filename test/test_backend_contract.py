@@ -15,7 +15,8 @@
 """The contract every inference backend must pass, plus ONNX Runtime and loader specifics.
 
 The parametrized tests run once per backend chosen with ``--backend`` (default: onnxruntime
-only); a chosen backend whose library cannot be imported is skipped with the import error.
+and triton, the latter against a real server from test/triton_server.py); a chosen backend
+whose library cannot be imported, or whose server cannot start, is skipped with the reason.
 A backend other than ONNX Runtime turns the test's ONNX model into its own engine file through
 :data:`ENGINE_BUILDERS`; its runner class is found by
 :func:`accel_ai_ros.engines.loaders.runner_class` and constructed as ``cls(engine_path)``.
@@ -26,6 +27,7 @@ import os
 from pathlib import Path
 import subprocess
 import sys
+from typing import Any
 from typing import Callable
 from typing import Dict
 from typing import List
@@ -47,6 +49,7 @@ from accel_ai_ros.backends.onnxruntime.runner import OnnxRuntimeRunner
 from accel_ai_ros.backends.registry import available_backends
 from accel_ai_ros.backends.registry import BACKEND_TABLE
 from accel_ai_ros.backends.registry import BACKENDS
+from accel_ai_ros.backends.registry import MODULES
 from accel_ai_ros.backends.registry import require_backend
 from accel_ai_ros.backends.registry import runner_options
 from accel_ai_ros.engines.loaders import backend_for_path
@@ -79,6 +82,16 @@ def _tensorrt_engine(onnx_path: Path, tmp_path: Path) -> Path:
     return SaveEngine(EngineFromOnnx(onnx_path, PRECISIONS['tensorrt']), engine)()
 
 
+#: The Triton server the 'triton' contract runs against (set by the ``library`` fixture).
+TRITON: List[Any] = []
+
+
+def _triton_model(onnx_path: Path, tmp_path: Path) -> str:
+    """Serve the ONNX file from the test's Triton server; return its engine entry (a URL)."""
+    from accel_ai_ros.fileio import sha256_file
+    return TRITON[-1].deploy(onnx_path, f'm_{sha256_file(onnx_path)[:16]}')
+
+
 def _not_implemented(onnx_path: Path, tmp_path: Path) -> Path:
     """Skip until this backend's engine builder exists."""
     pytest.skip('engine builder not implemented yet')
@@ -92,10 +105,12 @@ ENGINE_BUILDERS: Dict[str, EngineBuilder] = {
     'tensorrt': _tensorrt_engine,
     'torch': lambda onnx_path, tmp_path: __import__('test_torch_runner').pt2_from_onnx(
         onnx_path, tmp_path),
+    'triton': _triton_model,  # type: ignore[dict-item] - a URL, not a file
 }
 
 #: backend -> precision its contract engine is built at.
-PRECISIONS: Dict[str, str] = {'onnxruntime': 'fp32', 'tensorrt': 'fp32', 'torch': 'fp32'}
+PRECISIONS: Dict[str, str] = {'onnxruntime': 'fp32', 'tensorrt': 'fp32', 'torch': 'fp32',
+                              'triton': 'fp32'}
 
 #: precision -> (rtol, atol) against the ONNX Runtime FP32 reference.
 TOLERANCES: Dict[str, float] = {'fp32': 1e-4, 'fp16': 1e-2, 'int8': 1e-1}
@@ -108,7 +123,9 @@ MAX_RSS_GROWTH_BYTES = 20 * 1024 * 1024
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize the ``backend`` fixture over the ``--backend`` choices."""
     if 'backend' in metafunc.fixturenames:
-        chosen: List[str] = metafunc.config.getoption('backend') or ['onnxruntime']
+        # By default the local CPU backend and a real Triton server (skipped where none
+        # can start), so that CI holds the triton backend to the same contract.
+        chosen: List[str] = metafunc.config.getoption('backend') or ['onnxruntime', 'triton']
         unknown = [name for name in chosen if name not in BACKENDS]
         if unknown:
             raise pytest.UsageError(
@@ -117,11 +134,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def library(backend: str) -> str:
-    """Skip when the chosen backend's library cannot be imported; return the backend."""
+def library(backend: str, request: pytest.FixtureRequest) -> str:
+    """Skip when the chosen backend's library cannot be imported; return the backend.
+
+    The triton backend also needs a running server (the ``triton_server`` fixture).
+    """
     error = available_backends()[backend]
     if error is not None:
         pytest.skip(f'{backend} is unavailable: {error}')
+    if backend == 'triton':
+        TRITON.append(request.getfixturevalue('triton_server'))
     return backend
 
 
@@ -276,6 +298,9 @@ def test_repeated_load_does_not_leak(library: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize('damage', ['missing', 'empty', 'truncated', 'garbage'])
 def test_refuses_broken_files(library: str, tmp_path: Path, damage: str) -> None:
     """Missing, empty, truncated and garbage engine files raise EngineError naming the file."""
+    if library == 'triton':
+        pytest.skip('a Triton model is no file here: the server loads it (test_triton.py '
+                    'checks unknown and unloadable models)')
     onnx_path = make_classifier(tmp_path / 'model.onnx', hidden=32)
     engine = build_engine(library, onnx_path, tmp_path)
     broken = tmp_path / f'broken-{damage}{engine.suffix}'
@@ -335,7 +360,7 @@ def test_registry_reports_every_backend() -> None:
     assert report['onnxruntime'] is None
     for name, error in report.items():
         if error is None:
-            assert require_backend(name).__name__ == name
+            assert require_backend(name).__name__ == MODULES[name]
         else:
             assert isinstance(error, str) and error
             with pytest.raises(BackendUnavailableError, match='install'):
@@ -380,7 +405,7 @@ def test_imports_are_lazy_and_survive_missing_libraries() -> None:
     """Importing the package imports no backend library, and blocked libraries are reported."""
     out = _run_python(
         'import sys\n'
-        "for blocked in ('onnxruntime', 'tensorrt', 'torch'):\n"
+        "for blocked in ('onnxruntime', 'tensorrt', 'torch', 'tritonclient'):\n"
         '    sys.modules[blocked] = None\n'
         'import accel_ai_ros\n'
         'import accel_ai_ros.backends.registry as registry\n'
@@ -399,7 +424,8 @@ def test_imports_are_lazy_and_survive_missing_libraries() -> None:
         'import sys\n'
         'import accel_ai_ros.backends.registry, accel_ai_ros.engines.loaders\n'
         'import accel_ai_ros.backends.onnxruntime.runner\n'
-        "print([m for m in ('onnxruntime', 'tensorrt', 'torch') if m in sys.modules])\n")
+        "print([m for m in ('onnxruntime', 'tensorrt', 'torch', 'tritonclient')\n"
+        '        if m in sys.modules])\n')
     assert loaded == '[]'
 
 

@@ -146,6 +146,10 @@ class Runner(abc.ABC):
         if not self.is_active:
             raise InferenceError(f'runner {self.name!r} is not active; call activate() first')
 
+    def health(self) -> Dict[str, str]:
+        """Return backend state for /diagnostics (a remote server's state), without work."""
+        return {}
+
     def describe(self) -> str:
         """Return a one-line summary of the engine's inputs and outputs."""
         def fmt(infos: Sequence[TensorInfo]) -> str:

@@ -47,6 +47,7 @@ class BackendSpec:
     ``parameters`` lists ``(runner keyword, node parameter, conversion)``: the runner is built
     as ``Runner(path, keyword=conversion(values[parameter]), ...)``. ``required_attribute`` is
     an attribute the real library has and a stub-only or placeholder package lacks.
+    ``schemes`` are URL schemes of engine entries that name a server instead of a file.
     """
 
     name: str
@@ -56,6 +57,7 @@ class BackendSpec:
     runner: str
     parameters: Tuple[Tuple[str, str, Callable[[Any], Any]], ...] = ()
     required_attribute: str = ''
+    schemes: Tuple[str, ...] = ()
 
     @property
     def runner_module(self) -> str:
@@ -89,6 +91,14 @@ BACKEND_TABLE: Tuple[BackendSpec, ...] = (
         '(see https://pytorch.org/get-started/locally/ for the CUDA wheel index)',
         'accel_ai_ros.backends.torch.runner.TorchRunner',
         (('gpu_device', 'gpu_device', int),), required_attribute='Tensor'),
+    BackendSpec(
+        'triton', (), 'tritonclient.grpc',
+        "install Triton's client: pip install 'tritonclient[grpc,http]'",
+        'accel_ai_ros.backends.triton.runner.TritonRunner',
+        (('timeout_ms', 'triton.timeout_ms', float),
+         ('shared_memory', 'triton.shared_memory', str)),
+        required_attribute='InferenceServerClient',
+        schemes=('triton', 'triton+grpc', 'triton+http')),
 )
 
 #: Every backend name this package knows, in order of preference for ONNX models.
@@ -105,6 +115,17 @@ INSTALL_HINTS: Dict[str, str] = {spec.name: spec.install_hint for spec in BACKEN
 #: File suffix (lower case) -> backend that runs such files.
 SUFFIXES: Dict[str, str] = {suffix: spec.name for spec in BACKEND_TABLE
                             for suffix in spec.suffixes}
+
+#: URL scheme (lower case) -> backend whose engine entries are such URLs.
+SCHEMES: Dict[str, str] = {scheme: spec.name for spec in BACKEND_TABLE
+                           for scheme in spec.schemes}
+
+
+def url_scheme(entry: object) -> str:
+    """Return the lower-case scheme of an engine entry written as a URL, '' for a path."""
+    text = entry if isinstance(entry, str) else ''
+    scheme, separator, _ = text.partition('://')
+    return scheme.lower() if separator and scheme and '/' not in scheme else ''
 
 
 def backend_spec(name: str) -> BackendSpec:

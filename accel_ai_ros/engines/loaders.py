@@ -32,7 +32,9 @@ from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.registry import backend_spec
 from accel_ai_ros.backends.registry import BACKENDS
 from accel_ai_ros.backends.registry import require_backend
+from accel_ai_ros.backends.registry import SCHEMES
 from accel_ai_ros.backends.registry import SUFFIXES
+from accel_ai_ros.backends.registry import url_scheme
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
@@ -43,8 +45,16 @@ PathLike = Union[str, 'os.PathLike[str]']
 def backend_for_path(path: PathLike) -> str:
     """Return the backend that runs ``path``, chosen by its suffix.
 
+    An entry written as a URL (``triton://host:8001/model/1``) is picked by its scheme.
     Raises EngineError naming the accepted suffixes when the suffix is unknown.
     """
+    scheme = url_scheme(path)
+    if scheme:
+        if scheme not in SCHEMES:
+            raise EngineError(
+                f'{str(path)!r}: unknown URL scheme {scheme!r}; accepted: '
+                f'{", ".join(f"{s}:// ({b})" for s, b in SCHEMES.items())}')
+        return SCHEMES[scheme]
     suffix = Path(path).suffix.lower()
     backend = SUFFIXES.get(suffix)
     if backend is None:
@@ -99,7 +109,8 @@ class RunnerFromFile:
     def __init__(self, path: PathLike, backend: str = 'auto', warmup: bool = True,
                  **options: Any) -> None:
         """Remember what to load; nothing is loaded until the loader is called."""
-        self.path = Path(path)
+        # A URL names a model on a server and stays a string (a Path would fold its '//').
+        self.path: Union[Path, str] = str(path) if url_scheme(path) else Path(path)
         if backend != 'auto' and backend not in BACKENDS:
             raise ParameterError(
                 f'unknown backend {backend!r}; choose auto or one of {", ".join(BACKENDS)}')
@@ -114,7 +125,7 @@ class RunnerFromFile:
     def __call__(self) -> Runner:
         """Construct, activate and warm up the runner; deactivate it again on failure."""
         backend = self.resolved_backend()
-        if not self.path.exists():
+        if isinstance(self.path, Path) and not self.path.exists():
             raise EngineError(
                 f'{str(self.path)!r} does not exist; check the engines.<precision> parameter '
                 f'/ path')

@@ -28,6 +28,7 @@ from typing import Optional
 
 from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.registry import runner_options
+from accel_ai_ros.backends.registry import url_scheme
 from accel_ai_ros.backends.tensorrt.cache import CachedEngineLoader
 from accel_ai_ros.backends.tensorrt.profile_shapes import profile_from_parameters
 from accel_ai_ros.engines.loaders import backend_for_path
@@ -44,6 +45,8 @@ TORCH_PRECISIONS = ('fp32', 'fp16', 'bf16')
 
 def _path(values: Mapping[str, Any], key: str) -> str:
     raw = str(values.get(key, '') or '')
+    if url_scheme(raw):
+        return raw  # a model on a server (triton://...), not a file
     return str(resolve_path(raw, str(values.get('model_dir', '') or ''))) if raw else ''
 
 
