@@ -16,9 +16,10 @@
 
 ``handoff``: 1920x1080 ``bgr8`` frames from ``image_source`` to the inference node (a) in one
 process through the container's in-process hand-off, (b) in one process through DDS, (c) in
-two processes through Fast DDS shared memory (the shipped profile). The figure is the node's
-own ``stamp_to_publish``: from the frame's header stamp (taken just before the source fills
-and publishes it) to the result's publication.
+two processes through Fast DDS shared memory (the shipped profile), in interleaved rounds.
+The figures are the node's own ``stamp_to_publish`` (from the frame's header stamp, taken
+just before the source fills and publishes it, to the result's publication) and, per frame,
+its transport part (stamp -> publish minus receipt -> publish).
 
 ``cameras``: N cameras (default 4 x 640x480 x 30 Hz, published by one other process) served
 (a) by N inference nodes sharing one engine in one container process (``share_engine``),
@@ -171,36 +172,69 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 # -- handoff ---------------------------------------------------------------------------
-def measure_handoff(mode: str, params: Dict[str, Any], frames: int, rate: float,
-                    width: int, height: int) -> Dict[str, Any]:
-    """Run one hand-off configuration; return the node's latency percentiles and counts."""
+HANDOFF_MODES = ('in_process', 'one_process_dds', 'two_processes')
+
+
+def measure_handoff(params: Dict[str, Any], rounds: int, frames: int, rate: float,
+                    width: int, height: int) -> List[Dict[str, Any]]:
+    """Run the three hand-off paths in interleaved rounds; return each one's figures.
+
+    Rounds alternate the paths so that a change of the machine's load touches all three.
+    ``transport`` is, per frame, stamp -> publish minus receipt -> publish: filling the
+    message, serialisation, delivery and the executor's dispatch.
+    """
     ctx = _Context()
-    child = None
-    ns = f'/handoff_{mode}_{os.getpid()}'
     try:
-        node = ctx.load('accel_ai_ros::InferenceNode', 'inference', ns,
-                        dict(params, max_frame_age_ms=0.0), intra=(mode == 'in_process'))
-        if not _wait(lambda: node._pipeline is not None, 60.0):
-            raise AccelAiError('the inference node did not activate')
-        source_args = _source_params(width, height, rate, frames, 'camera')
-        if mode == 'two_processes':
-            child = _child(['--child', 'sources', '--namespace', ns, '--cameras', '1',
-                            '--width', str(width), '--height', str(height),
-                            '--rate', str(rate), '--count', str(frames), '--single'])
-        else:
-            ctx.load('accel_ai_ros::ImageSource', 'camera', ns, dict(
-                source_args), intra=(mode == 'in_process'))
-        _wait(lambda: node.counters.get('received') >= frames, frames / rate + 60.0)
-        _wait(lambda: node.counters.unaccounted() == 0, 30.0)
-        samples = node.latency.samples('stamp_to_publish')[5:]
-        return {'mode': mode, 'frames': frames, 'counters': node.counters.snapshot(),
-                'stamp_to_publish_ms': summarize(samples, QUANTILES),
-                'receipt_to_publish_ms': summarize(
-                    node.latency.samples('receipt_to_publish')[5:], QUANTILES)}
+        nodes = {}
+        for mode in HANDOFF_MODES:
+            node = ctx.load('accel_ai_ros::InferenceNode', 'inference',
+                            f'/handoff_{mode}_{os.getpid()}', dict(params, max_frame_age_ms=0.0),
+                            intra=(mode == 'in_process'))
+            if not _wait(lambda: node._pipeline is not None, 60.0):
+                raise AccelAiError('the inference node did not activate')
+            nodes[mode] = node
+        for _ in range(rounds):
+            for mode, node in nodes.items():
+                _one_round(ctx, mode, node, frames, rate, width, height)
+        figures = []
+        for mode, node in nodes.items():
+            total = node.latency.samples('stamp_to_publish')
+            node_part = node.latency.samples('receipt_to_publish')
+            figures.append({
+                'mode': mode, 'frames': rounds * frames, 'counters': node.counters.snapshot(),
+                'stamp_to_publish_ms': summarize(total, QUANTILES),
+                'receipt_to_publish_ms': summarize(node_part, QUANTILES),
+                'transport_ms': summarize([t - r for t, r in zip(total, node_part)],
+                                          QUANTILES)})
+        return figures
     finally:
-        if child is not None:
-            _stop(child)
         ctx.close()
+
+
+def _one_round(ctx: _Context, mode: str, node: Any, frames: int, rate: float, width: int,
+               height: int) -> None:
+    """Publish ``frames`` frames to ``node`` along ``mode``'s path; wait until they are done."""
+    ns = node.get_namespace()
+    before = node.counters.get('received')
+    if mode == 'two_processes':
+        child = _child(['--child', 'sources', '--namespace', ns, '--cameras', '1',
+                        '--width', str(width), '--height', str(height), '--rate', str(rate),
+                        '--count', str(frames), '--single'])
+        try:
+            _wait(lambda: node.counters.get('received') >= before + frames,
+                  frames / rate + 60.0)
+        finally:
+            _stop(child)
+    else:
+        source_id, _ = ctx.container.load(_load_request(
+            'accel_ai_ros::ImageSource', 'camera', ns,
+            _source_params(width, height, rate, frames, 'camera'), mode == 'in_process'))
+        try:
+            _wait(lambda: node.counters.get('received') >= before + frames,
+                  frames / rate + 60.0)
+        finally:
+            ctx.container.unload(source_id)
+    _wait(lambda: node.counters.unaccounted() == 0, 30.0)
 
 
 # -- cameras ---------------------------------------------------------------------------
@@ -336,7 +370,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--params', type=Path, default=None,
                         help='node parameter file (default: the shipped face_detector.yaml)')
     parser.add_argument('--model-dir', default='', help='model_dir for the parameter file')
-    parser.add_argument('--frames', type=int, default=150, help='hand-off frames per mode')
+    parser.add_argument('--rounds', type=int, default=5,
+                        help='hand-off rounds; each runs every path in turn')
+    parser.add_argument('--frames', type=int, default=30,
+                        help='hand-off frames per path and round')
     parser.add_argument('--handoff-rate', type=float, default=10.0)
     parser.add_argument('--cameras', type=int, default=4)
     parser.add_argument('--batch-dynamic', action='store_true',
@@ -366,9 +403,8 @@ def run(args: argparse.Namespace) -> int:
     params = node_parameters(Path(params_file), args.model_dir)
     figures: Dict[str, Any] = {'machine': machine(), 'params': str(params_file)}
     if args.what in ('all', 'handoff'):
-        figures['handoff'] = [
-            measure_handoff(mode, params, args.frames, args.handoff_rate, 1920, 1080)
-            for mode in ('in_process', 'one_process_dds', 'two_processes')]
+        figures['handoff'] = measure_handoff(params, args.rounds, args.frames,
+                                             args.handoff_rate, 1920, 1080)
     if args.what in ('all', 'cameras'):
         if args.batch_dynamic:
             params = dict(params, **{'engines.fp32': str(batch_dynamic_copy(params))})
