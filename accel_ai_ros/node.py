@@ -425,7 +425,7 @@ class InferenceNode(LifecycleNode):
         self._no_frame_warned = False
         self._last_failure = ''
         self._build_ladder()
-        self._supervisor.activated(precision)
+        self._supervisor.activated(precision, self.counters.snapshot())
         result = super().on_activate(state)
         self._pubs['ready'].publish(Bool(data=True))
         self._publish_precision()

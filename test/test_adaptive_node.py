@@ -14,8 +14,8 @@
 
 """Adaptive precision end to end: a node process, real CPU burners, models of real cost.
 
-The node runs in its own process pinned to one CPU; the test starts CPU-burning processes on
-that CPU and stops them again. FP32 is a model of three 64-channel convolutions, FP16 one of
+The node runs in its own process pinned to one CPU; the test starts four CPU-burning processes
+on that CPU for a few seconds and stops them again. FP32 is a model of three 64-channel convolutions, FP16 one of
 two (about half the cost), so the load really pushes FP32 over the budget and FP16 under it.
 """
 
@@ -48,7 +48,7 @@ vision_msgs = pytest.importorskip('vision_msgs.msg',
                                   reason='vision_msgs is not built: run scripts/setup.sh')
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 
-BURNERS = 3
+BURNERS = 4
 FRAME_PERIOD_S = 0.1
 
 
@@ -137,15 +137,19 @@ def test_load_drives_the_node_to_the_faster_precision_and_back(tmp_path):
     fp32 = make_costly_classifier(tmp_path / 'fp32.onnx', layers=3)
     fp16 = make_costly_classifier(tmp_path / 'fp16.onnx', layers=2)
     idle = idle_cost_ms(fp32, cpu)
-    budget = 3.0 * idle + 5.0
+    # Four burners leave the node at most a fifth of its CPU: FP32 takes 5x its idle time,
+    # over a budget of 4x; FP32 comes back once it is predicted under 0.8 x 4 = 3.2x, which
+    # leaves room for the load other processes put on a shared machine.
+    budget = round(4.0 * idle + 5.0, 1)
     ns = f'/adaptive{os.getpid()}'
     log = (tmp_path / 'node.log').open('w')
     node = subprocess.Popen(
         [sys.executable, '-m', 'accel_ai_ros.node', '--ros-args', '-r', f'__ns:={ns}',
          '-p', f'engines.fp32:={fp32}', '-p', f'engines.fp16:={fp16}',
          '-p', 'resize_mode:=stretch', '-p', 'intra_op_threads:=1',
-         '-p', 'adaptive_precision:=true', '-p', f'latency_budget_ms:={budget:.1f}',
+         '-p', 'adaptive_precision:=true', '-p', f'latency_budget_ms:={budget}',
          '-p', 'adaptive_breach_window_s:=1.0', '-p', 'adaptive_min_dwell_s:=2.0',
+         '-p', 'adaptive_recover_ratio:=0.8',
          '-p', 'diagnostics_period_s:=0.2', '-p', 'drop_rate_warn:=0.5'],
         env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_pin(cpu))
     burners: List[subprocess.Popen] = []
@@ -165,7 +169,7 @@ def test_load_drives_the_node_to_the_faster_precision_and_back(tmp_path):
         burners = [subprocess.Popen([sys.executable, '-c', 'while True: pass'],
                                     preexec_fn=_pin(cpu)) for _ in range(BURNERS)]
         assert wait_for(lambda: watch.precision() == 'fp16', timeout=20.0), \
-            (tmp_path / 'node.log').read_text()[-3000:]
+            'no fp16 under load: ' + (tmp_path / 'node.log').read_text()[-3000:]
         time.sleep(3.0)
         assert watch.precision() == 'fp16', 'while the load lasts, fp16 stays (no flapping)'
         for burner in burners:
@@ -174,7 +178,7 @@ def test_load_drives_the_node_to_the_faster_precision_and_back(tmp_path):
             burner.wait(timeout=10)
         burners = []
         assert wait_for(lambda: watch.precision() == 'fp32', timeout=30.0), \
-            (tmp_path / 'node.log').read_text()[-3000:]
+            'no fp32 after the load: ' + (tmp_path / 'node.log').read_text()[-3000:]
         camera.stop.set()
         camera.join()
         sent = camera.sent
@@ -206,7 +210,7 @@ def test_load_drives_the_node_to_the_faster_precision_and_back(tmp_path):
     down = [line for line in text.splitlines() if 'adaptive precision: fp32 -> fp16' in line]
     up = [line for line in text.splitlines() if 'adaptive precision: fp16 -> fp32' in line]
     assert len(down) >= 1 and len(up) >= 1, text[-3000:]
-    assert f'> budget {budget:.1f} ms' in down[0], down[0]
+    assert f'> budget {budget:g} ms' in down[0], down[0]
     assert 'load passed: predicted latency p95' in up[-1], up[-1]
     assert 'Traceback' not in text
 

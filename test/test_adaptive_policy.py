@@ -184,3 +184,19 @@ def test_decisions_carry_their_figures_and_no_frames_means_no_decision():
     quiet, none = adaptive.decide(start, idle, LADDER, CONFIG, 10.0)
     assert none is None and quiet.breach_since is None
     assert adaptive.describe(state, 3.0)['adaptive preferred precision'] == 'fp32'
+
+
+def test_no_step_back_without_a_cost_ratio_unless_the_report_gives_one():
+    start = adaptive.start('fp32', -100.0, CONFIG)
+
+    def load(t: float, p: str, costs=None) -> Measurements:
+        latency = 90.0 if (p == 'fp32' and t < 10.0) else 5.0
+        return Measurements(latency_ms=latency, frames=30, inference_ms=4.0,
+                            cost_ms=costs or {})
+
+    state, changes = run(load, until=60.0, state=start)
+    assert changes == [(3.0, 'fp16')], 'the cost of fp32 against fp16 is unknown: stay'
+    report = build_ladder(['fp32', 'fp16'], {}, {'fp32': 10.0, 'fp16': 4.0}, 0.0, ORDER)
+    state, changes = run(load, until=60.0, state=start, ladder=report)
+    # From the report: 5 + 4 * (10 / 4 - 1) = 11 ms <= 35 ms: back once the dwell allows.
+    assert changes == [(3.0, 'fp16'), (13.0, 'fp32')]

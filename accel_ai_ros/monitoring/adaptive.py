@@ -118,10 +118,10 @@ class Measurements:
 
     ``latency_ms`` is the p95 of receipt to publish for frames run by the current precision
     (nan when none ran) and ``inference_ms`` their median inference time; ``frames`` how many
-    frames the window holds; ``throttled`` None when no source can tell. ``cost_ms`` is each
-    precision's own cost: a low percentile of its inference times over its last few hundred
-    frames, so that a load that came and went does not distort the ratio between two
-    precisions.
+    frames the window holds; ``throttled`` None when no source can tell. ``cost_ms`` holds
+    inference times measured close together in time, so that their ratio is fair under any
+    load: the current precision's over its first frames, each other precision's over its last
+    frames before it was left.
     """
 
     latency_ms: float = math.nan
@@ -187,7 +187,8 @@ def predicted_latency_ms(m: Measurements, current: Rung, target: Rung) -> float:
     """Return the latency ``target`` would have now: the inference part scaled by cost.
 
     The cost ratio comes from the costs measured in this process for both precisions, else
-    from the precision report's latencies, else 1 (unknown: no gain assumed).
+    from the precision report's latencies; without either it is unknown and the prediction is
+    infinite (the policy does not step back blind).
     """
     now_cost = m.cost_ms.get(current.precision, math.nan)
     then_cost = m.cost_ms.get(target.precision, math.nan)
@@ -196,7 +197,7 @@ def predicted_latency_ms(m: Measurements, current: Rung, target: Rung) -> float:
     elif current.report_latency_ms and target.report_latency_ms:
         ratio = target.report_latency_ms / current.report_latency_ms
     else:
-        ratio = 1.0
+        return math.inf
     part = m.inference_ms if m.inference_ms > 0.0 else m.latency_ms
     return m.latency_ms + part * (ratio - 1.0)
 

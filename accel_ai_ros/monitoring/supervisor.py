@@ -27,6 +27,7 @@ import time
 from typing import Callable
 from typing import Deque
 from typing import Dict
+from typing import List
 from typing import Mapping
 from typing import Optional
 from typing import Sequence
@@ -48,9 +49,8 @@ from accel_ai_ros.monitoring.system import SystemSample
 from accel_ai_ros.precision_report import Report
 from accel_ai_ros.precision_report import row_for
 
-#: Inference times kept per precision for its cost, and the percentile taken as the cost.
-COST_SAMPLES = 500
-COST_PERCENTILE = 10.0
+#: Frames whose median inference time is a precision's cost when it starts or stops serving.
+COST_FRAMES = 10
 
 
 def ladder_from_report(report: Optional[Report], configured: Sequence[str],
@@ -87,7 +87,13 @@ class Supervisor:
         self._policy_latency = TimedSamples(config.breach_window_s)
         self._policy_inference = TimedSamples(config.breach_window_s)
         self._policy_counts = CounterWindow(config.breach_window_s)
-        self._costs: Dict[str, Deque[float]] = {}
+        # Inference times of the precision serving now (its first and its last frames), and
+        # the costs of each precision when it started and when it stopped serving.
+        self._serving = ''
+        self._first: List[float] = []
+        self._last: Deque[float] = collections.deque(maxlen=COST_FRAMES)
+        self._entry_cost: Dict[str, float] = {}
+        self._exit_cost: Dict[str, float] = {}
         self._last_received = -1
         self._last_image_at: Optional[float] = None
         self._active_since: Optional[float] = None
@@ -103,8 +109,9 @@ class Supervisor:
             self._policy_counts.window_s = config.breach_window_s
 
     # -- events --------------------------------------------------------------------------
-    def activated(self, precision: str) -> None:
-        """Start a new serving period with ``precision`` (the node activated)."""
+    def activated(self, precision: str, counters: Mapping[str, int]) -> None:
+        """Start a new serving period with ``precision``; ``counters`` as they are now."""
+        self.counters(counters)
         now = self._clock()
         with self._lock:
             self._active_since, self._last_image_at = now, None
@@ -126,8 +133,17 @@ class Supervisor:
             self._health_latency.add(now, total_ms)
             self._policy_latency.add(now, total_ms)
             self._policy_inference.add(now, inference_ms)
-            costs = self._costs.setdefault(precision, collections.deque(maxlen=COST_SAMPLES))
-            costs.append(float(inference_ms))
+            if precision != self._serving:
+                if self._serving and self._last:
+                    self._exit_cost[self._serving] = float(np.median(list(self._last)))
+                self._serving, self._first = precision, []
+                self._last.clear()
+                self._entry_cost.pop(precision, None)
+            self._last.append(float(inference_ms))
+            if len(self._first) < COST_FRAMES:
+                self._first.append(float(inference_ms))
+                if len(self._first) == COST_FRAMES:
+                    self._entry_cost[precision] = float(np.median(self._first))
 
     def counters(self, snapshot: Mapping[str, int]) -> None:
         """Record a snapshot of the frame counters; called from the timer."""
@@ -185,8 +201,9 @@ class Supervisor:
                 return None
             latencies = self._policy_latency.values(now)
             inference = self._policy_inference.values(now)
-            costs = {p: float(np.percentile(list(v), COST_PERCENTILE))
-                     for p, v in self._costs.items() if v}
+            costs = {p: c for p, c in self._exit_cost.items() if p != self._serving}
+            if self._serving in self._entry_cost:
+                costs[self._serving] = self._entry_cost[self._serving]
             m = Measurements(
                 latency_ms=float(np.percentile(latencies, 95.0)) if latencies else math.nan,
                 frames=len(latencies),
