@@ -538,6 +538,7 @@ class InferenceNode(LifecycleNode):
 
     def _on_frame_error(self, frame: PendingFrame, error: BaseException) -> None:
         self._last_failure = one_line(f'{type(error).__name__}: {error}', 200)
+        self._supervisor.frame_failed()
         if isinstance(error, ImageDecodeError):
             self._log_by_kind(f'rejected:{error.kind}', logging.WARNING,
                               f'frame rejected: {error}')

@@ -15,8 +15,9 @@
 """Adaptive precision end to end: a node process, real CPU burners, models of real cost.
 
 The node runs in its own process pinned to one CPU; the test starts four CPU-burning processes
-on that CPU for a few seconds and stops them again. FP32 is a model of three 64-channel convolutions, FP16 one of
-two (about half the cost), so the load really pushes FP32 over the budget and FP16 under it.
+on that CPU for a few seconds and stops them again. FP32 is a model of three 64-channel
+convolutions, FP16 one of two (about half the cost), so the load really pushes FP32 over the
+budget and FP16 under it.
 """
 
 import os

@@ -112,14 +112,6 @@ class CounterWindow:
         (_, first), (_, last) = self._snapshots[0], self._snapshots[-1]
         return {name: last[name] - first.get(name, 0) for name in last}
 
-    def succeeded_since_failure(self) -> Optional[int]:
-        """Return frames processed since the last snapshot in which failures grew (None: none)."""
-        snaps = list(self._snapshots)
-        for (_, before), (_, after) in zip(reversed(snaps[:-1]), reversed(snaps[1:])):
-            if sum(after.get(k, 0) - before.get(k, 0) for k in UNUSABLE) > 0:
-                return snaps[-1][1].get('processed', 0) - after.get('processed', 0)
-        return None
-
 
 @dataclass(frozen=True)
 class WindowRates:
@@ -161,7 +153,7 @@ def assess(limits: HealthLimits, *, active: bool, summary_ok: str,
     ``summary_ok`` is the message when all is well ('running fp16'); ``seconds_without_image``
     is the time since the last frame arrived (or since activation when none did), None when
     not active; ``succeeded_since_failure`` is how many frames succeeded after the last
-    failure in the window (None: no failure in the window).
+    failure in the window (None: none failed yet).
     """
     problems: List[Tuple[int, str]] = []
     if engine_error:

@@ -97,6 +97,7 @@ class Supervisor:
         self._last_received = -1
         self._last_image_at: Optional[float] = None
         self._active_since: Optional[float] = None
+        self._streak: Optional[int] = None      # frames processed since the last failure
         self._state: Optional[adaptive.PolicyState] = None
         self.last_decision = ''
 
@@ -131,6 +132,8 @@ class Supervisor:
         now = self._clock()
         with self._lock:
             self._health_latency.add(now, total_ms)
+            if self._streak is not None:
+                self._streak += 1
             self._policy_latency.add(now, total_ms)
             self._policy_inference.add(now, inference_ms)
             if precision != self._serving:
@@ -144,6 +147,11 @@ class Supervisor:
                 self._first.append(float(inference_ms))
                 if len(self._first) == COST_FRAMES:
                     self._entry_cost[precision] = float(np.median(self._first))
+
+    def frame_failed(self) -> None:
+        """Record one failed or rejected frame (worker thread)."""
+        with self._lock:
+            self._streak = 0
 
     def counters(self, snapshot: Mapping[str, int]) -> None:
         """Record a snapshot of the frame counters; called from the timer."""
@@ -186,7 +194,7 @@ class Supervisor:
                 self._limits, active=active, summary_ok=summary_ok, engine_error=engine_error,
                 seconds_without_image=None if since is None or not active else now - since,
                 rates=WindowRates.from_delta(counts.delta()),
-                succeeded_since_failure=counts.succeeded_since_failure(),
+                succeeded_since_failure=self._streak,
                 last_failure=last_failure,
                 latency_p99_ms=self._health_latency.percentile(now, 99.0),
                 throttled=sample.throttled if sample else None,
