@@ -21,7 +21,7 @@ import pytest
 
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
-from accel_ai_ros.tasks.registry import make_decoder
+from accel_ai_ros.tasks.detection import DetectionDecoder
 from accel_ai_ros_tools.face_frames import calibration_frames
 from accel_ai_ros_tools.face_frames import held_out_frames
 from accel_ai_ros_tools.variants.calibration import CalibrationReader
@@ -40,8 +40,8 @@ def test_face_detector_meets_the_goal(face_model: Path, target: str) -> None:
     The TensorRT target is scored with Q/DQ computed exactly, so its figures are the same on
     every CPU; the cpu target with this CPU's kernels and its own reduce_range.
     """
-    decoder = make_decoder('detection', input_width=320, input_height=240, layout='ssd',
-                           score_threshold=0.7, iou_threshold=0.3, max_detections=50)
+    decoder = DetectionDecoder(320, 240, layout='ssd', score_threshold=0.7, iou_threshold=0.3,
+                               max_detections=50)
     pre = CpuPreprocessor(FACE_SPEC)
     frames = [pre(image) for image in held_out_frames()]
     reader = CalibrationReader(iter(calibration_frames()), FACE_SPEC, 'input', count=100)

@@ -381,13 +381,9 @@ def _int8(args: argparse.Namespace, fixed: Any, spec: Any,
         held_out = reader.held_out if reader is not None else []
         if not held_out or args.no_mixed_precision:
             return int8, options
-        values = _values(args)
+        values = dict(_values(args), top_k=1)
         task = str(values.get('task', 'raw'))
-        decoder = make_decoder(
-            task, input_width=spec.width, input_height=spec.height, top_k=1,
-            score_threshold=float(values['score_threshold']),
-            iou_threshold=float(values['iou_threshold']), layout=values['detection_layout'],
-            max_detections=int(values['max_detections']))
+        decoder = make_decoder(task, values, (), spec.width, spec.height)
         result = mixed_precision_int8(
             fixed, spec, None, held_out, task, decoder, tolerance=args.int8_tolerance,
             target=args.int8_target, method=args.calibration_method, cache=cache,
