@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     from accel_ai_ros.preprocess import CpuPreprocessor
     from accel_ai_ros.preprocess import PreprocessSpec
-    from accel_ai_ros.tasks.registry import make_decoder
+    from accel_ai_ros.tasks.detection import DetectionDecoder
     from accel_ai_ros_tools.face_frames import calibration_frames
     from accel_ai_ros_tools.face_frames import held_out_frames
     from accel_ai_ros_tools.variants.calibration import CalibrationCache
@@ -110,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec = PreprocessSpec(240, 320, resize_mode='stretch', scale=1.0, mean=(127.0,),
                           std=(128.0,))
-    decoder = make_decoder('detection', input_width=320, input_height=240, layout='ssd',
-                           score_threshold=0.7, iou_threshold=0.3, max_detections=50)
+    decoder = DetectionDecoder(320, 240, layout='ssd', score_threshold=0.7, iou_threshold=0.3,
+                               max_detections=50)
     pre = CpuPreprocessor(spec)
     frames = [pre(image) for image in held_out_frames()]
     raw = name_nodes(onnx.load(str(Path(args.model).expanduser())))
