@@ -248,7 +248,7 @@ def test_gpu_device_is_honoured_on_every_thread(ros, model, device):
     runner = node._pipeline.runner
     assert runner._dev == torch.device('cuda', device)
     assert runner._static_in[0].device == torch.device('cuda', device)
-    assert runner._gpu_pre.device == device  # built on the worker thread
+    assert runner._gpu_input.current.device == device  # built on the worker thread
     assert runner.uses_frame_graph, runner._frame_graph_error
 
 

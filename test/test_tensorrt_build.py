@@ -24,7 +24,6 @@ import json
 import logging
 from pathlib import Path
 import threading
-from types import SimpleNamespace
 from typing import Any
 from typing import Dict
 from typing import List
@@ -61,6 +60,7 @@ from accel_ai_ros.backends.tensorrt.util import summarize_layer_precisions
 from accel_ai_ros.engines.selection import loader_for
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.gpu.cuda import CudaError
 from accel_ai_ros.params import defaults
 from accel_ai_ros.params import start_up_problem
 from accel_ai_ros.params import validate
@@ -407,13 +407,13 @@ def test_recent_errors_lose_nothing_across_threads() -> None:
 
 
 def test_failed_cuda_release_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    cudart = SimpleNamespace(
-        cudaError_t=SimpleNamespace(cudaSuccess=0),
-        cudaGetErrorName=lambda err: (0, b'cudaErrorIllegalAddress'))
-    assert released(cudart, (0,), 'cudaFree') is True
+    def fails() -> None:
+        raise CudaError('cuStreamDestroy failed with CUDA_ERROR_ILLEGAL_ADDRESS')
+
+    assert released('memory release', lambda: None) is True
     with caplog.at_level(logging.WARNING, logger='accel_ai_ros'):
-        assert released(cudart, (700,), 'cudaStreamDestroy') is False
-    assert any('cudaStreamDestroy' in r.getMessage() and 'cudaErrorIllegalAddress'
+        assert released('stream destroy', fails) is False
+    assert any('stream destroy' in r.getMessage() and 'CUDA_ERROR_ILLEGAL_ADDRESS'
                in r.getMessage() for r in caplog.records)
 
 

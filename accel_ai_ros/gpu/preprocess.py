@@ -30,11 +30,13 @@ Nothing synchronises: the caller synchronises its stream (or records an event) b
 """
 
 import ctypes
+import logging
 from typing import Optional
 from typing import Tuple
 
 import numpy as np
 
+from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import PreprocessError
 from accel_ai_ros.gpu import cuda
 from accel_ai_ros.image_codec import DecodedImage
@@ -43,6 +45,8 @@ from accel_ai_ros.preprocess import plan_resize
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.preprocess import ResizePlan
 from accel_ai_ros.transform import ImageTransform
+
+_LOG = logging.getLogger(__name__)
 
 #: Output dtypes the kernel writes -> (code in the kernel, bytes per element).
 OUT_DTYPES = {'float32': (0, 4), 'float16': (1, 2), 'uint8': (2, 1), 'bfloat16': (3, 2)}
@@ -358,3 +362,51 @@ class GpuPreprocessor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class GpuInput:
+    """
+    The fused preprocessor a GPU runner keeps: the one helper of every GPU backend.
+
+    :meth:`get` builds a :class:`GpuPreprocessor` on first use, on the calling thread, and
+    builds it again when the spec or the output dtype changes; once building failed because
+    GPU preprocessing cannot work here (cuda-python or NVRTC missing, no device), it logs
+    why once and returns None from then on, and the runner preprocesses on the CPU.
+    :meth:`close` frees it (the runner's deactivation).
+    """
+
+    def __init__(self, device: int, owner: str) -> None:
+        """Keep nothing yet: ``owner`` names the runner in the log line."""
+        self.device = int(device)
+        self.owner = owner
+        self.unavailable = ''
+        self._pre: Optional[GpuPreprocessor] = None
+
+    def get(self, spec: PreprocessSpec,
+            out_dtype: Optional[str] = None) -> Optional[GpuPreprocessor]:
+        """Return the preprocessor for ``spec`` and ``out_dtype``, or None (CPU fallback)."""
+        if self.unavailable:
+            return None
+        pre = self._pre
+        if pre is not None and pre.spec == spec and pre.out_dtype == (out_dtype or spec.dtype):
+            return pre
+        self.close()
+        try:
+            self._pre = GpuPreprocessor(spec, device=self.device, out_dtype=out_dtype)
+        except (cuda.CudaError, BackendUnavailableError) as error:
+            self.unavailable = ' '.join(str(error).split())
+            _LOG.info('%s: preprocessing on the CPU (GPU preprocessing unavailable: %s)',
+                      self.owner, self.unavailable)
+            return None
+        return self._pre
+
+    @property
+    def current(self) -> Optional[GpuPreprocessor]:
+        """Return the preprocessor built last (None before the first frame or after close)."""
+        return self._pre
+
+    def close(self) -> None:
+        """Free the preprocessor; calling it twice is harmless."""
+        if self._pre is not None:
+            pre, self._pre = self._pre, None
+            pre.close()

@@ -49,14 +49,13 @@ from accel_ai_ros.backends.tensorrt.manifest import make_manifest
 from accel_ai_ros.backends.tensorrt.manifest import write_manifest
 from accel_ai_ros.backends.tensorrt.profile_shapes import check_profile_shapes
 from accel_ai_ros.backends.tensorrt.profile_shapes import ProfileShapes
-from accel_ai_ros.backends.tensorrt.util import cuda_call
 from accel_ai_ros.backends.tensorrt.util import device_platform
 from accel_ai_ros.backends.tensorrt.util import dims_list
-from accel_ai_ros.backends.tensorrt.util import import_cudart
 from accel_ai_ros.backends.tensorrt.util import import_tensorrt
 from accel_ai_ros.backends.tensorrt.util import TrtLog
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.gpu import cuda
 
 if TYPE_CHECKING:
     import tensorrt as trt_types  # noqa: F401 - used in string annotations
@@ -509,9 +508,8 @@ class EngineFromOnnx:
         """Build and return the serialized engine."""
         import_tensorrt()
         import tensorrt as trt
-        # The builder builds on the calling thread's current device (CUDA runtime).
-        cudart = import_cudart()
-        cuda_call(cudart, cudart.cudaSetDevice(self.device), f'cudaSetDevice({self.device})')
+        # The builder builds on the calling thread's current device (its primary context).
+        cuda.make_current(self.device)
         platform = device_platform(self.device)
         major = trt_major(trt.__version__)
         plan = precision_build_plan(self.precision, major, self.legacy_flags,

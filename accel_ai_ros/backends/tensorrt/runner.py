@@ -14,11 +14,12 @@
 
 """The TensorRT backend: a serialized engine behind the :class:`Runner` contract.
 
-Device memory, pinned host memory, streams and events come from NVIDIA's cuda-python
-(``cuda.bindings.runtime``; older releases ``from cuda import cudart``), not PyCUDA:
-``pycuda.autoinit`` binds a CUDA context to the thread that imports it, while the node infers
-in a worker thread, and PyCUDA has no Jetson wheels. The CUDA runtime API of cuda-python uses
-the device's primary context from any thread and installs from PyPI on x86 and Jetson alike.
+Device memory, pinned host memory, streams and events come from the package's one CUDA
+wrapper, :mod:`accel_ai_ros.gpu.cuda` (NVIDIA's cuda-python driver API in the device's
+primary context, the one TensorRT's runtime uses), not PyCUDA: ``pycuda.autoinit`` binds a
+CUDA context to the thread that imports it, while the node infers in a worker thread, and
+PyCUDA has no Jetson wheels. Every call that touches CUDA (activate, infer, run_image,
+deactivate) makes the runner's device current in the calling thread first.
 
 Only the TensorRT 10/11 named-tensor API is used (``num_io_tensors``, ``set_input_shape``,
 ``set_tensor_address``, ``execute_async_v3``). Runners of one process share one deserialized
@@ -27,18 +28,16 @@ execution context, a CUDA stream, two timing events and buffers that are allocat
 shape and reused. TensorRT and cuda-python are imported when a runner activates.
 """
 
-import ctypes
-import importlib
 import logging
 import os
 from pathlib import Path
 import threading
 import time
 from typing import Any
+from typing import Callable
 from typing import Dict
 from typing import List
 from typing import Optional
-from typing import Sequence
 from typing import Tuple
 from typing import TYPE_CHECKING
 from typing import Union
@@ -49,14 +48,12 @@ from accel_ai_ros.backends.base import Runner
 from accel_ai_ros.backends.base import TensorInfo
 from accel_ai_ros.backends.tensorrt.manifest import PlatformInfo
 from accel_ai_ros.backends.tensorrt.manifest import read_manifest
-from accel_ai_ros.backends.tensorrt.util import cuda_call
 from accel_ai_ros.backends.tensorrt.util import deserialize_failure_message
 from accel_ai_ros.backends.tensorrt.util import device_platform
 from accel_ai_ros.backends.tensorrt.util import dims_list
 from accel_ai_ros.backends.tensorrt.util import dims_to_shape
 from accel_ai_ros.backends.tensorrt.util import EngineDeserializeError
 from accel_ai_ros.backends.tensorrt.util import format_precision_summary
-from accel_ai_ros.backends.tensorrt.util import import_cudart
 from accel_ai_ros.backends.tensorrt.util import import_tensorrt
 from accel_ai_ros.backends.tensorrt.util import io_tensor_problem
 from accel_ai_ros.backends.tensorrt.util import numpy_dtype
@@ -68,6 +65,8 @@ from accel_ai_ros.backends.tensorrt.util import TrtLog
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import InferenceError
+from accel_ai_ros.gpu import cuda
+from accel_ai_ros.gpu.preprocess import GpuInput
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.transform import ImageTransform
@@ -132,54 +131,18 @@ def _deserialize(path: Path, size: int, allow_plugins: bool,
     return runtime, engine
 
 
-def released(cudart: Any, result: Any, what: str) -> bool:
-    """Check the result of a CUDA free or destroy call; log (never raise) a failure.
+def released(what: str, release: Callable[[], None]) -> bool:
+    """Run a CUDA free or destroy call; log (never raise) its failure; return success.
 
     Teardown goes on after a failed release, so that the other resources are freed too; the
-    failure is logged with the CUDA error name, since it usually means a sticky device error.
+    failure is logged with the CUDA error, since it usually means a sticky device error.
     """
-    err = result[0] if isinstance(result, tuple) else result
-    if err == cudart.cudaError_t.cudaSuccess:
-        return True
-    name = cudart.cudaGetErrorName(err)[1]
-    name = name.decode() if isinstance(name, bytes) else str(name)
-    logger.warning('CUDA %s failed while releasing TensorRT resources: %s', what, name)
-    return False
-
-
-class _Buffer:
-    """Device memory, or pinned host memory seen as numpy, grown only when too small."""
-
-    def __init__(self, cudart: Any, pinned: bool) -> None:
-        self._cudart = cudart
-        self._pinned = pinned
-        self.ptr = 0
-        self.nbytes = 0
-
-    def ensure(self, nbytes: int) -> int:
-        """Make room for ``nbytes``; return the pointer."""
-        if nbytes > self.nbytes:
-            self.free()
-            alloc = self._cudart.cudaMallocHost if self._pinned else self._cudart.cudaMalloc
-            self.ptr = int(cuda_call(self._cudart, alloc(max(nbytes, 1)), 'memory allocation'))
-            self.nbytes = max(nbytes, 1)
-        return self.ptr
-
-    def view(self, shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
-        """Return the pinned memory as an array of ``shape`` and ``dtype``."""
-        count = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        raw = (ctypes.c_uint8 * max(self.nbytes, 1)).from_address(self.ptr)
-        return np.frombuffer(memoryview(raw).cast('B'), dtype=np.uint8,
-                             count=count).view(dtype).reshape(shape)
-
-    def free(self) -> None:
-        """Release the memory."""
-        if self.ptr:
-            release = self._cudart.cudaFreeHost if self._pinned else self._cudart.cudaFree
-            released(self._cudart, release(self.ptr), 'cudaFreeHost' if self._pinned
-                     else 'cudaFree')
-            self.ptr = 0
-            self.nbytes = 0
+    try:
+        release()
+    except cuda.CudaError as error:
+        logger.warning('CUDA %s failed while releasing TensorRT resources: %s', what, error)
+        return False
+    return True
 
 
 class TensorRTRunner(Runner):
@@ -202,20 +165,17 @@ class TensorRTRunner(Runner):
         self.shared_engines = bool(shared_engines)
         self.last_gpu_ms = 0.0
         self.layer_precisions: Dict[str, int] = {}
-        self._cudart: Any = None
         self._key: Optional[Tuple[Any, ...]] = None
         self._engine: Optional['trt_types.ICudaEngine'] = None
         self._context: Optional['trt_types.IExecutionContext'] = None
-        self._stream = 0
-        self._events: Tuple[Any, ...] = ()
+        self._stream: Optional[cuda.Stream] = None
+        self._events: Tuple[cuda.Event, ...] = ()
         self._inputs: List[TensorInfo] = []
         self._outputs: List[TensorInfo] = []
         self._profiles: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {}
-        self._device_buffers: Dict[str, _Buffer] = {}
-        self._host_buffers: Dict[str, _Buffer] = {}
-        self._gpu_pre: Any = None
-        self._gpu_pre_spec: Optional[PreprocessSpec] = None
-        self._gpu_pre_unavailable = False
+        self._device_buffers: Dict[str, cuda.DeviceBuffer] = {}
+        self._host_buffers: Dict[str, cuda.PinnedBuffer] = {}
+        self._gpu_input = GpuInput(self.device, self.name)
 
     # -- lifecycle ---------------------------------------------------------------------
     def _activate(self) -> None:
@@ -225,9 +185,7 @@ class TensorRTRunner(Runner):
                               f'engines.<precision> parameter / path, or configure its ONNX '
                               f'source so that it is built')
         import_tensorrt()
-        cudart = import_cudart()
-        cuda_call(cudart, cudart.cudaSetDevice(self.device), f'cudaSetDevice({self.device})')
-        self._cudart = cudart
+        cuda.make_current(self.device)
         try:
             self._key, engine = _SharedEngines.acquire(
                 self.path, self.allow_plugins, self.shared_engines, self.device)
@@ -237,10 +195,8 @@ class TensorRTRunner(Runner):
                 raise EngineError(f'TensorRT could not create an execution context for '
                                   f'{str(self.path)!r} (out of GPU memory?); free GPU memory '
                                   f'or use a smaller engine')
-            self._stream = int(cuda_call(cudart, cudart.cudaStreamCreateWithFlags(
-                cudart.cudaStreamNonBlocking), 'cudaStreamCreateWithFlags'))
-            self._events = (cuda_call(cudart, cudart.cudaEventCreate(), 'cudaEventCreate'),
-                            cuda_call(cudart, cudart.cudaEventCreate(), 'cudaEventCreate'))
+            self._stream = cuda.Stream(self.device)
+            self._events = (cuda.Event(self.device), cuda.Event(self.device))
             self._read_io(engine)
             self._log_layer_precisions(engine)
         except BaseException:
@@ -285,20 +241,15 @@ class TensorRTRunner(Runner):
 
     def _deactivate(self) -> None:
         """Free buffers, events, stream and context; release the shared engine."""
-        cudart = self._cudart
-        if self._gpu_pre is not None:
-            self._gpu_pre.close()
-            self._gpu_pre = None
-            self._gpu_pre_spec = None
+        released('GPU preprocessor release', self._gpu_input.close)
         for buffer in list(self._device_buffers.values()) + list(self._host_buffers.values()):
-            buffer.free()
+            released('memory release', buffer.free)
         self._device_buffers, self._host_buffers = {}, {}
-        if cudart is not None:
-            for event in self._events:
-                released(cudart, cudart.cudaEventDestroy(event), 'cudaEventDestroy')
-            if self._stream:
-                released(cudart, cudart.cudaStreamDestroy(self._stream), 'cudaStreamDestroy')
-        self._events, self._stream = (), 0
+        for event in self._events:
+            released('event destroy', event.close)
+        if self._stream is not None:
+            released('stream destroy', self._stream.close)
+        self._events, self._stream = (), None
         self._context = None
         self._engine = None
         if self._key is not None:
@@ -323,8 +274,8 @@ class TensorRTRunner(Runner):
         if not self._context.set_input_shape(name, shape):
             raise InferenceError(f'TensorRT refused shape {shape} for input {name!r}; '
                                  f'{self.describe()}')
-        buffer = self._device_buffers.setdefault(name, _Buffer(self._cudart, pinned=False))
-        ptr = buffer.ensure(nbytes)
+        buffer = self._device_buffers.setdefault(name, cuda.DeviceBuffer(0, self.device))
+        ptr = buffer.reserve(max(nbytes, 1))
         self._bind(name, ptr)
         return ptr
 
@@ -338,24 +289,22 @@ class TensorRTRunner(Runner):
 
     def _infer(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Copy the feed to the device, execute, copy outputs back; synchronised."""
-        cudart = self._cudart
         self._require_active()
+        assert self._stream is not None
+        cuda.make_current(self.device)
         for name, array in feed.items():
             array = np.ascontiguousarray(array)
             ptr = self._set_input(name, tuple(array.shape), array.nbytes)
-            host = self._host_buffers.setdefault(name, _Buffer(cudart, pinned=True))
-            host.ensure(array.nbytes)
+            host = self._host_buffers.setdefault(name, cuda.PinnedBuffer(0, self.device))
             staged = host.view(array.shape, array.dtype)
             np.copyto(staged, array)
-            cuda_call(cudart, cudart.cudaMemcpyAsync(
-                ptr, host.ptr, array.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice,
-                self._stream), 'host-to-device copy')
+            cuda.memcpy_htod_async(ptr, host.ptr, array.nbytes, self._stream.ptr)
         return self._execute()
 
     def _execute(self) -> Dict[str, np.ndarray]:
         """Run the engine on the stream with inputs already in place; return host outputs."""
-        cudart, context = self._cudart, self._context
-        assert context is not None
+        context, stream = self._context, self._stream
+        assert context is not None and stream is not None
         shapes = {}
         for info in self._outputs:
             shape = tuple(dims_list(context.get_tensor_shape(info.name)))
@@ -366,50 +315,29 @@ class TensorRTRunner(Runner):
                     f'fixed-size outputs')
             shapes[info.name] = shape
             nbytes = int(np.prod(shape, dtype=np.int64)) * info.dtype.itemsize
-            device = self._device_buffers.setdefault(info.name, _Buffer(cudart, pinned=False))
-            self._bind(info.name, device.ensure(nbytes))
-            self._host_buffers.setdefault(info.name, _Buffer(cudart, pinned=True)).ensure(nbytes)
+            device = self._device_buffers.setdefault(info.name,
+                                                     cuda.DeviceBuffer(0, self.device))
+            self._bind(info.name, device.reserve(max(nbytes, 1)))
+            self._host_buffers.setdefault(info.name, cuda.PinnedBuffer(0, self.device)).reserve(
+                max(nbytes, 1))
         start, end = self._events
-        cuda_call(cudart, cudart.cudaEventRecord(start, self._stream), 'cudaEventRecord')
-        if not context.execute_async_v3(self._stream):
+        start.record(stream.ptr)
+        if not context.execute_async_v3(stream.ptr):
             raise InferenceError(f'TensorRT failed running {self.name!r}: '
                                  f'{"; ".join(TrtLog.take_errors()) or "no detail"}; check '
                                  f'the inputs against: {self.describe()}')
-        cuda_call(cudart, cudart.cudaEventRecord(end, self._stream), 'cudaEventRecord')
+        end.record(stream.ptr)
         outputs = {}
         for info in self._outputs:
             host = self._host_buffers[info.name]
             view = host.view(shapes[info.name], info.dtype)
-            cuda_call(cudart, cudart.cudaMemcpyAsync(
-                host.ptr, self._device_buffers[info.name].ptr, view.nbytes,
-                cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self._stream),
-                'device-to-host copy')
+            cuda.memcpy_dtoh_async(host.ptr, self._device_buffers[info.name].ptr, view.nbytes,
+                                   stream.ptr)
             outputs[info.name] = view
-        cuda_call(cudart, cudart.cudaStreamSynchronize(self._stream), 'cudaStreamSynchronize')
-        self.last_gpu_ms = float(cuda_call(cudart, cudart.cudaEventElapsedTime(start, end),
-                                           'cudaEventElapsedTime'))
+        stream.synchronize()
+        self.last_gpu_ms = start.elapsed_ms(end)
         # Copies: the pinned buffers are reused by the next call.
         return {name: np.array(view) for name, view in outputs.items()}
-
-    def _gpu_preprocessor(self, spec: PreprocessSpec) -> Any:
-        """Return a GpuPreprocessor for ``spec``, or None when GPU preprocessing is absent."""
-        if self._gpu_pre_unavailable:
-            return None
-        if self._gpu_pre is not None and self._gpu_pre_spec == spec:
-            return self._gpu_pre
-        if self._gpu_pre is not None:
-            self._gpu_pre.close()
-            self._gpu_pre = None
-        try:
-            module = importlib.import_module('accel_ai_ros.gpu.preprocess')
-            self._gpu_pre = module.GpuPreprocessor(spec, device=self.device)
-        except (ImportError, AttributeError, AccelAiError) as error:
-            self._gpu_pre_unavailable = True
-            logger.info('%s: preprocessing on the CPU (GPU preprocessing unavailable: %s)',
-                        self.name, one_line(str(error)))
-            return None
-        self._gpu_pre_spec = spec
-        return self._gpu_pre
 
     def run_image(self, image: DecodedImage,
                   spec: PreprocessSpec) -> Tuple[Dict[str, np.ndarray], ImageTransform]:
@@ -421,7 +349,8 @@ class TensorRTRunner(Runner):
         if not self.is_active:
             raise InferenceError(f'runner {self.name!r} is not active; call activate() first')
         infos = self.inputs()
-        pre = self._gpu_preprocessor(spec) if len(infos) == 1 else None
+        cuda.make_current(self.device)
+        pre = self._gpu_input.get(spec) if len(infos) == 1 else None
         if pre is None:
             return super().run_image(image, spec)
         start = time.perf_counter()
@@ -433,7 +362,8 @@ class TensorRTRunner(Runner):
         shape = tuple(spec.output_shape)
         ptr = self._set_input(info.name, shape,
                               int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
-        transform = pre(image, ptr, self._stream)
+        assert self._stream is not None
+        transform = pre(image, ptr, self._stream.ptr)
         begin = time.perf_counter()
         self.last_preprocess_ms = (begin - start) * 1e3
         outputs = self._execute()

@@ -16,11 +16,10 @@
 
 The pure helpers (dtype and shape conversion, profile checks, the inspector's layer
 precisions, error texts) are tested without TensorRT; the adapters below them import TensorRT
-and cuda-python lazily (``cuda.bindings.runtime``; older releases ``from cuda import cudart``).
+lazily, and CUDA goes through the package's one wrapper, :mod:`accel_ai_ros.gpu.cuda`.
 There is one TensorRT logger per process (:class:`TrtLog`), as TensorRT wants.
 """
 
-import importlib
 import json
 import logging
 import os
@@ -45,7 +44,7 @@ from accel_ai_ros.backends.tensorrt.manifest import platform_mismatches
 from accel_ai_ros.backends.tensorrt.manifest import PlatformInfo
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
-from accel_ai_ros.errors import InferenceError
+from accel_ai_ros.gpu import cuda
 
 logger = logging.getLogger('accel_ai_ros')
 
@@ -60,9 +59,6 @@ TRT_DTYPES: Dict[str, np.dtype] = {
     'INT64': np.dtype(np.int64),
     'BOOL': np.dtype(np.bool_),
 }
-
-CUDA_PYTHON_HINT = ('pip install cuda-python with the major version of your CUDA (e.g. '
-                    "'cuda-python>=12,<13' for CUDA 12 and JetPack 6)")
 
 # Words of an inspector 'Format/Datatype' or 'DataType' text -> precision name.
 _PRECISION_WORDS = {
@@ -288,42 +284,12 @@ def import_tensorrt() -> ModuleType:
     return trt
 
 
-def import_cudart() -> Any:
-    """Import cuda-python's CUDA runtime module (new and old layouts)."""
-    try:
-        return importlib.import_module('cuda.bindings.runtime')
-    except ImportError:
-        pass
-    try:
-        return importlib.import_module('cuda.cudart')
-    except ImportError as error:
-        raise BackendUnavailableError(
-            f'the tensorrt backend needs NVIDIA cuda-python for device memory, streams and '
-            f'events ({error}); {CUDA_PYTHON_HINT}') from None
-
-
-def cuda_call(cudart: Any, result: Any, what: str) -> Any:
-    """Check a cuda-python ``(error, *values)`` result; return the value(s)."""
-    err, values = result[0], tuple(result[1:])
-    if err != cudart.cudaError_t.cudaSuccess:
-        name = cudart.cudaGetErrorName(err)[1]
-        name = name.decode() if isinstance(name, bytes) else str(name)
-        raise InferenceError(f'CUDA {what} failed: {name}; check the GPU with nvidia-smi '
-                             f'(or tegrastats on Jetson) and the device index')
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else values
-
-
 def device_platform(device: int = 0) -> PlatformInfo:
     """Return this process's TensorRT version and the name/compute capability of ``device``."""
     trt = import_tensorrt()
-    cudart = import_cudart()
-    props = cuda_call(cudart, cudart.cudaGetDeviceProperties(device), 'cudaGetDeviceProperties')
-    name = props.name
-    name = name.decode(errors='replace') if isinstance(name, bytes) else str(name)
-    return PlatformInfo(str(trt.__version__), name.rstrip('\x00').strip(),
-                        f'{props.major}.{props.minor}')
+    major, minor = cuda.compute_capability(device)
+    return PlatformInfo(str(trt.__version__), cuda.device_name(device).strip(),
+                        f'{major}.{minor}')
 
 
 class TrtLog:

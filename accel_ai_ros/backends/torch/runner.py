@@ -172,7 +172,7 @@ class TorchRunner(Runner):
         self._static_out: List[Any] = []
         self._host_out: List[Any] = []
         self._events: Tuple[Any, ...] = ()
-        self._gpu_pre: Any = None
+        self._gpu_input: Any = None  # GpuInput on CUDA, made on activation
         # The whole frame in one CUDA graph: upload, preprocessing kernel and forward pass.
         self._frame_graph: Any = None
         self._frame_key: Optional[Tuple[Any, ...]] = None
@@ -428,11 +428,11 @@ class TorchRunner(Runner):
     def _deactivate(self) -> None:
         """Drop the graph, buffers, module and preprocessor; give the device memory back."""
         with self._on_device():
-            if self._gpu_pre is not None:
-                self._gpu_pre.close()
+            if self._gpu_input is not None:
+                self._gpu_input.close()
             if self._stream is not None:
                 self._stream.synchronize()
-            self._gpu_pre = None
+            self._gpu_input = None
             self._frame_graph, self._frame_key, self._frame_out = None, None, []
             self._graph = None
             self._static_in, self._static_out, self._host_out = [], [], []
@@ -536,16 +536,14 @@ class TorchRunner(Runner):
         """Upload, preprocess into the static input and run the graph (device current)."""
         start = time.perf_counter()
         with self._on_device():
-            if self._gpu_pre is None or self._gpu_pre.spec != spec:
-                from accel_ai_ros.gpu.preprocess import GpuPreprocessor
-                if self._gpu_pre is not None:
-                    self._gpu_pre.close()
-                    self._frame_graph, self._frame_key, self._frame_out = None, None, []
-                out_dtype = {'fp32': 'float32', 'fp16': 'float16', 'bf16': 'bfloat16'}[
-                    self.precision] if spec.dtype != 'uint8' else 'uint8'
-                self._gpu_pre = GpuPreprocessor(spec, device=self._dev.index,
-                                                out_dtype=out_dtype)
-            pre = self._gpu_pre
+            if self._gpu_input is None:
+                from accel_ai_ros.gpu.preprocess import GpuInput
+                self._gpu_input = GpuInput(self._dev.index, self.name)
+            out_dtype = {'fp32': 'float32', 'fp16': 'float16', 'bf16': 'bfloat16'}[
+                self.precision] if spec.dtype != 'uint8' else 'uint8'
+            pre = self._gpu_input.get(spec, out_dtype)
+            if pre is None:  # GPU preprocessing cannot work here: preprocess on the CPU
+                return super().run_image(image, spec)
             out_ptr = self._static_in[0].data_ptr()
             if self._graph is None or self._frame_graph_error:
                 transform = pre(image, out_ptr, self._stream.cuda_stream)
