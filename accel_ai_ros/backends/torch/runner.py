@@ -172,7 +172,7 @@ class TorchRunner(Runner):
         self._static_out: List[Any] = []
         self._host_out: List[Any] = []
         self._events: Tuple[Any, ...] = ()
-        self._gpu_input: Any = None  # GpuInput on CUDA, made on activation
+        self._gpu_input: Any = None  # GpuInput on CUDA, made on the first frame
         # The whole frame in one CUDA graph: upload, preprocessing kernel and forward pass.
         self._frame_graph: Any = None
         self._frame_key: Optional[Tuple[Any, ...]] = None
