@@ -122,3 +122,28 @@ def test_first_gpu_preprocessor_on_a_thread_returns_on_the_gpu() -> None:
     if outcome.startswith('unavailable: '):
         pytest.skip(outcome)
     assert outcome == 'built'
+
+
+def test_gpu_input_falls_back_to_the_cpu_once_without_cuda_python() -> None:
+    """A GPU runner whose machine lacks cuda-python preprocesses on the CPU, saying why once."""
+    script = textwrap.dedent("""
+        import logging
+        import sys
+
+        sys.modules['cuda'] = None  # cuda-python is not installed
+        logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout)
+
+        from accel_ai_ros.gpu.preprocess import GpuInput
+        from accel_ai_ros.preprocess import PreprocessSpec
+
+        gpu_input = GpuInput(0, 'model.engine')
+        spec = PreprocessSpec(width=64, height=48)
+        print(gpu_input.get(spec), gpu_input.get(spec), gpu_input.current)
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, '-c', script], cwd=str(REPO), env=env,
+                          capture_output=True, text=True, timeout=120)
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 0 and lines[-1] == 'None None None', done.stderr[-2000:]
+    said = [line for line in lines if 'preprocessing on the CPU' in line]
+    assert len(said) == 1 and 'model.engine' in said[0] and 'cuda-python' in said[0], lines
