@@ -28,6 +28,7 @@ from pathlib import Path
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from typing import Dict
@@ -65,15 +66,15 @@ class Ros2Cli:
     def env(self, **extra: str) -> Dict[str, str]:
         """Return the environment for a ros2 process: this test run's domain, on loopback.
 
-        FASTDDS_DEFAULT_PROFILES_FILE is left out, so only what the launch files set reaches
-        the processes they start.
+        FASTDDS_DEFAULT_PROFILES_FILE stays as the test run set it (the repository's
+        loopback profile); launch files replace it for the processes they start, which
+        :meth:`Ros2Process.environ` shows.
         """
         env = dict(self.base_env)
         env['ROS_DOMAIN_ID'] = os.environ.get('ROS_DOMAIN_ID', env.get('ROS_DOMAIN_ID', '77'))
         env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
         env['PYTHONUNBUFFERED'] = '1'
         env['RCUTILS_COLORIZED_OUTPUT'] = '0'
-        env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
         env.update(extra)
         return env
 
@@ -122,6 +123,24 @@ class Ros2Process:
         self.proc.wait(timeout=10)
         self._file.close()
 
+    def environ(self, name: str) -> Dict[str, Optional[str]]:
+        """Return ``name`` in the environment of each process of the group, by command line."""
+        found: Dict[str, Optional[str]] = {}
+        for entry in Path('/proc').iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry.name)) != self.proc.pid:
+                    continue
+                cmdline = (entry / 'cmdline').read_bytes().replace(b'\0', b' ').decode()
+                environ = (entry / 'environ').read_bytes().split(b'\0')
+            except (OSError, ProcessLookupError):
+                continue
+            prefix = name.encode() + b'='
+            values = [item[len(prefix):].decode() for item in environ if item.startswith(prefix)]
+            found[cmdline.strip()] = values[0] if values else None
+        return found
+
     def group_alive(self) -> bool:
         """Return whether any process of the group still runs."""
         try:
@@ -133,9 +152,14 @@ class Ros2Process:
 
 def _clean_env(env: Dict[str, str]) -> Dict[str, str]:
     """Drop this test venv's settings so that the ros2 venv's own python runs cleanly."""
-    return {k: v for k, v in env.items()
-            if k not in ('VIRTUAL_ENV', 'PYTHONPATH', 'PYTHONHOME', 'LD_LIBRARY_PATH',
-                         'AMENT_PREFIX_PATH') and not k.startswith('_ROS_WHEELS')}
+    clean = {k: v for k, v in env.items()
+             if k not in ('VIRTUAL_ENV', 'PYTHONPATH', 'PYTHONHOME', 'LD_LIBRARY_PATH',
+                          'AMENT_PREFIX_PATH') and not k.startswith('_ROS_WHEELS')}
+    if sys.prefix != sys.base_prefix:  # the script must find the system python3.11
+        venv_bin = os.path.join(sys.prefix, 'bin')
+        clean['PATH'] = os.pathsep.join(
+            d for d in clean.get('PATH', '').split(os.pathsep) if d != venv_bin)
+    return clean
 
 
 def _step(cmd: Sequence[str], what: str, timeout: float) -> None:

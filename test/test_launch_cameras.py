@@ -161,6 +161,12 @@ def test_camera_launch_file_runs_with_the_stand_in_and_stops_on_ctrl_c(
             assert [info.node_name for info in infos] == ['camera_stand_in'], \
                 f'publishers of {camera.topic}: {infos}'
             assert infos[0].qos_profile.reliability == camera.reliability
+            # Every process the launch file started runs with the installed Fast DDS profile.
+            profile = str(ros2_cli.venv / 'share' / 'accel_ai_ros' / 'config'
+                          / 'fastdds_localhost.xml')
+            started = {cmd: value for cmd, value in proc.environ(
+                'FASTDDS_DEFAULT_PROFILES_FILE').items() if '/lib/accel_ai_ros/' in cmd}
+            assert len(started) == 2 and set(started.values()) == {profile}, started
             values = observer.parameters(['use_sim_time', 'precision'])
             assert values['use_sim_time'] is camera.sim_time
             assert values['precision'] == 'fp16'
