@@ -102,3 +102,43 @@ def test_cli_target_reaches_manifest_and_runner(tmp_path: Path, target: str,
             assert runner.infer({'input': x})['logits'].shape == (1, 10)
     warned = [r.getMessage() for r in caplog.records if 'INT8 model' in r.getMessage()]
     assert bool(warned) == (target == 'tensorrt')  # made for TensorRT, run on the CPU
+
+
+def test_modelopt_quantizer_refused_clearly_where_absent(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    """--int8-quantizer modelopt names the install (or the method) instead of failing deep."""
+    from accel_ai_ros_tools.variants.modelopt_int8 import modelopt_error
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    cv2.imwrite(str(photos / 'a.png'), data.astronaut()[..., ::-1])
+    argv = [str(make_classifier(tmp_path / 'c.onnx')), '--output-dir', str(tmp_path / 'o'),
+            '--precisions', 'int8', '--calibration-images', str(photos), '--force',
+            '--int8-quantizer', 'modelopt']
+    assert main(argv) == 1  # the default method, percentile, is not Model Optimizer's
+    assert 'minmax or entropy' in capsys.readouterr().err
+    if modelopt_error() is None:
+        pytest.skip('Model Optimizer is installed here; the next check is for its absence')
+    assert main(argv + ['--calibration-method', 'minmax']) == 1
+    err = capsys.readouterr().err
+    assert 'nvidia-modelopt' in err and '--int8-quantizer onnxruntime' in err
+    assert 'Traceback' not in err
+
+
+def test_modelopt_tensorrt_target(tmp_path: Path) -> None:
+    """Where Model Optimizer is installed: symmetric int8 Q/DQ, the target in the metadata."""
+    pytest.importorskip('modelopt.onnx.quantization')
+    import onnx
+
+    from accel_ai_ros.image_codec import DecodedImage
+    from accel_ai_ros.preprocess import PreprocessSpec
+    from accel_ai_ros_tools.variants.calibration import CalibrationReader
+    from accel_ai_ros_tools.variants.modelopt_int8 import quantize_int8_modelopt
+    frames = [DecodedImage(np.ascontiguousarray(getattr(data, n)()), 'rgb')
+              for n in ('astronaut', 'coffee', 'chelsea')]
+    reader = CalibrationReader(iter(frames), PreprocessSpec(32, 32), 'input')
+    model, options = quantize_int8_modelopt(onnx.load(str(make_classifier(tmp_path / 'c.onnx'))),
+                                            reader)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta['accel_ai_ros.int8_target'] == 'tensorrt' and options['calibration_frames'] == 3
+    zero_points = [t for t in model.graph.initializer if t.name.endswith('zero_point')]
+    assert zero_points and all(t.data_type == onnx.TensorProto.INT8 for t in zero_points)

@@ -92,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
                      help='what the INT8 model is made for: tensorrt (symmetric int8 Q/DQ as '
                           "TensorRT fuses it) or cpu (ONNX Runtime's CPU kernels: uint8 "
                           'activations, int8 weights) (default: %(default)s)')
+    cal.add_argument('--int8-quantizer', choices=('auto', 'onnxruntime', 'modelopt'),
+                     default='auto',
+                     help='who places Q/DQ for the tensorrt target: NVIDIA Model Optimizer '
+                          '(minmax or entropy calibration, no mixed-precision search) or ONNX '
+                          "Runtime's quantizer; auto takes modelopt where it is importable and "
+                          'the method allows (default: %(default)s)')
     cal.add_argument('--int8-reduce-range', choices=('auto', 'on', 'off'), default='auto',
                      help='cpu target: 7-bit weights, which CPUs without VNNI need to avoid '
                           "saturation; auto reads this CPU's flags, so give on when the "
@@ -349,8 +355,11 @@ def _int8(args: argparse.Namespace, fixed: Any, spec: Any,
     from accel_ai_ros_tools.variants import VariantError
     from accel_ai_ros_tools.variants.int8 import DEFAULT_INT8_OP_TYPES
     from accel_ai_ros_tools.variants.int8 import quantize_int8
+    from accel_ai_ros_tools.variants.mixed import agreement
     from accel_ai_ros_tools.variants.mixed import mixed_precision_int8
     from accel_ai_ros_tools.variants.mixed import name_nodes
+    from accel_ai_ros_tools.variants.mixed import run_outputs
+    from accel_ai_ros_tools.variants.modelopt_int8 import quantize_int8_modelopt
     with tempfile.TemporaryDirectory(prefix='accel_ai_variants.') as tmp:
         cache = calibration.CalibrationCache(
             Path(args.calibration_cache) if args.calibration_cache else Path(tmp) / 'c.json')
@@ -360,8 +369,15 @@ def _int8(args: argparse.Namespace, fixed: Any, spec: Any,
             'target_opset': args.opset, 'target': args.int8_target,
             'reduce_range': {'auto': None, 'on': True, 'off': False}[args.int8_reduce_range]}
         fixed = name_nodes(fixed)  # as the mixed-precision search names them
-        int8, options = quantize_int8(fixed, spec, reader,
-                                      nodes_to_exclude=args.int8_exclude_nodes, **common)
+        quantizer = _quantizer(args, reader)
+        if quantizer == 'modelopt':
+            int8, options = quantize_int8_modelopt(
+                fixed, reader, args.calibration_method, args.int8_exclude_nodes,
+                args.int8_op_types, args.opset)
+        else:
+            int8, options = quantize_int8(fixed, spec, reader,
+                                          nodes_to_exclude=args.int8_exclude_nodes, **common)
+        _say(f'int8: {args.int8_target} target made with {options["quantizer"]}')
         if reader is not None and reader.calls:
             while reader.get_next() is not None:  # nothing left: only counts what was there
                 pass
@@ -379,11 +395,21 @@ def _int8(args: argparse.Namespace, fixed: Any, spec: Any,
             _say(f'calibration: ranges from the cache ({options["calibration_frames"]} '
                  f'frames); no held-out frames, so no accuracy check')
         held_out = reader.held_out if reader is not None else []
-        if not held_out or args.no_mixed_precision:
+        if not held_out:
             return int8, options
         values = dict(_values(args), top_k=1)
         task = str(values.get('task', 'raw'))
         decoder = make_decoder(task, values, (), spec.width, spec.height)
+        if quantizer == 'modelopt' or args.no_mixed_precision:
+            score = agreement(task, decoder, held_out, run_outputs(fixed, held_out),
+                              run_outputs(int8, held_out, args.int8_target == 'tensorrt'))
+            _say(f'int8: {score.metric} against FP32 on the held-out frames {score.score:.4f} '
+                 f'{score.details} (no mixed-precision search'
+                 + (': it runs with --int8-quantizer onnxruntime)' if quantizer == 'modelopt'
+                    else ')'))
+            options['held_out_agreement'] = dict(score.details, metric=score.metric,
+                                                 score=round(score.score, 4))
+            return int8, options
         result = mixed_precision_int8(
             fixed, spec, None, held_out, task, decoder, tolerance=args.int8_tolerance,
             target=args.int8_target, method=args.calibration_method, cache=cache,
@@ -401,6 +427,29 @@ def _int8(args: argparse.Namespace, fixed: Any, spec: Any,
              f'{result.full_int8.score:.4f} -> {result.final.score:.4f}'
              + ('' if result.met else ' (tolerance NOT met: see --int8-tolerance)'))
     return result.model, result.options
+
+
+def _quantizer(args: argparse.Namespace, reader: Any) -> str:
+    """Return 'modelopt' or 'onnxruntime' for --int8-quantizer, refusing what cannot work."""
+    from accel_ai_ros_tools.variants import VariantError
+    from accel_ai_ros_tools.variants.modelopt_int8 import INSTALL_HINT
+    from accel_ai_ros_tools.variants.modelopt_int8 import METHODS
+    from accel_ai_ros_tools.variants.modelopt_int8 import modelopt_error
+    if args.int8_quantizer == 'onnxruntime':
+        return 'onnxruntime'
+    usable = args.int8_target == 'tensorrt' and reader is not None and \
+        args.calibration_method in METHODS
+    if args.int8_quantizer == 'auto':
+        return 'modelopt' if usable and modelopt_error() is None else 'onnxruntime'
+    if not usable:
+        raise VariantError('--int8-quantizer modelopt makes the tensorrt target from '
+                           'calibration frames with --calibration-method minmax or entropy; '
+                           'change those, or use --int8-quantizer onnxruntime')
+    error = modelopt_error()
+    if error is not None:
+        raise VariantError(f'NVIDIA Model Optimizer is not importable ({error}); '
+                           f'{INSTALL_HINT}')
+    return 'modelopt'
 
 
 def _frame_list(frames: Sequence[int]) -> str:

@@ -84,6 +84,11 @@ def _quantization() -> Any:
     return quantization
 
 
+def _quantization_version() -> str:
+    import onnxruntime
+    return str(onnxruntime.__version__)
+
+
 def _calibration_options(method: str, percentile: float, symmetric: bool) -> Dict[str, Any]:
     if method not in CALIBRATION_METHODS:
         raise VariantError(f'calibration method {method!r} is unknown; use one of '
@@ -296,7 +301,8 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
     if check:
         run_check(quantized)
     options: Dict[str, Any] = {
-        'target': target, 'format': quant_format,
+        'target': target, 'quantizer': f'onnxruntime {_quantization_version()}',
+        'format': quant_format,
         'activations': 'int8 symmetric' if symmetric else 'uint8 asymmetric',
         'weights': 'int8 symmetric, 7-bit (reduce_range)' if reduce else 'int8 symmetric',
         'reduce_range': reduce, 'per_channel': True, 'calibration_method': method,
