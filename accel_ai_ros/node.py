@@ -77,6 +77,7 @@ from accel_ai_ros.monitoring.supervisor import ladder_from_report
 from accel_ai_ros.monitoring.supervisor import Supervisor
 from accel_ai_ros.monitoring.system import SystemMonitor
 from accel_ai_ros.param_spec import ParamSpec
+from accel_ai_ros.params import check_model_dir
 from accel_ai_ros.params import check_precision
 from accel_ai_ros.params import coerce_overrides
 from accel_ai_ros.params import configured_precisions
@@ -343,6 +344,9 @@ class InferenceNode(LifecycleNode):
         """Check the configuration, read labels and create the publishers."""
         values = self._values
         try:
+            problem = check_model_dir(values)
+            if problem:
+                raise AccelAiError(problem)
             labels_file = str(values['labels_file'])
             settings = ProcessingSettings.from_params(values).with_labels_file(
                 str(resolve_path(labels_file, str(values['model_dir']))) if labels_file

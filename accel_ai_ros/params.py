@@ -246,6 +246,15 @@ def configured_precisions(values: Mapping[str, Any]) -> List[str]:
             or str(values.get(f'onnx_sources.{p}', '') or '')]
 
 
+def check_model_dir(values: Mapping[str, Any]) -> Optional[str]:
+    """Return why ``model_dir`` cannot hold the engines and labels, or None."""
+    model_dir = str(values.get('model_dir', '') or '')
+    if model_dir and not Path(model_dir).expanduser().is_dir():
+        return (f'model_dir {model_dir} is not a folder; set model_dir to the folder that holds '
+                'the engines and labels (or leave it empty and give full paths)')
+    return None
+
+
 def check_precision(precision: str, values: Mapping[str, Any]) -> Optional[str]:
     """Return why ``precision`` cannot run with the engines in ``values``, or None.
 
@@ -256,8 +265,14 @@ def check_precision(precision: str, values: Mapping[str, Any]) -> Optional[str]:
     path = str(values.get(f'engines.{precision}', '') or '')
     source = str(values.get(f'onnx_sources.{precision}', '') or '')
     model_dir = str(values.get('model_dir', '') or '')
+    problem = check_model_dir(values)
+    if problem:
+        return problem
     if source:
         resolved_source = resolve_path(source, model_dir)
+        if resolved_source.is_dir():
+            return (f'onnx_sources.{precision} names a folder ({resolved_source}), not a file; '
+                    'point it at the .onnx file')
         if not resolved_source.is_file():
             return (f'ONNX source for {precision} not found at {resolved_source}; check '
                     f'onnx_sources.{precision} and model_dir')
@@ -273,6 +288,9 @@ def check_precision(precision: str, values: Mapping[str, Any]) -> Optional[str]:
         return (f'precision {precision!r} has no engine: set engines.{precision} in the '
                 f'parameter file; configured precisions: {", ".join(configured)}')
     resolved = resolve_path(path, model_dir)
+    if resolved.is_dir():
+        return (f'engines.{precision} names a folder ({resolved}), not a file; point it at the '
+                '.onnx, .engine/.plan or .pt2 file')
     if not resolved.is_file():
         return (f'engine for {precision} not found at {resolved}; check engines.{precision} '
                 f'and model_dir, or build it (see the README)')

@@ -220,8 +220,9 @@ def spec_from_tensor(shape: Sequence[Any], dtype: Any, *, resize_mode: str = 'le
     if height is None or width is None:
         if fallback_size is None:
             raise PreprocessError(
-                f'input shape {dims} has a dynamic height or width; give the input size to '
-                f'use (fallback_size=(height, width), the input_size parameter)')
+                f'input shape {dims} has a dynamic height or width; set the input_width and '
+                f'input_height parameters to the size to feed it (fallback_size=(height, '
+                f'width) when calling spec_from_tensor)')
         fallback = tuple(fallback_size)
         if len(fallback) != 2 or not all(_is_int(v) and v > 0 for v in fallback):
             raise PreprocessError(

@@ -96,3 +96,21 @@ def test_precision_change_checks_the_engine_file(tmp_path):
     current['engines.int8'] = ''
     assert 'engines.int8' in check_precision('int8', current)
     assert validate({'precision': 'int8'}, current, check_files=False) is None
+
+
+def test_error_messages_point_the_right_way(tmp_path):
+    folder = tmp_path / 'model.onnx'
+    folder.mkdir()
+    values = dict(defaults(), **{'engines.fp32': str(folder)})
+    assert 'names a folder' in check_precision('fp32', values)
+    values = dict(defaults(), **{'engines.fp32': 'model.onnx',
+                                 'model_dir': str(tmp_path / 'missing')})
+    problem = check_precision('fp32', values)
+    assert problem.startswith('model_dir ') and 'is not a folder' in problem
+
+
+def test_a_dynamic_input_names_the_parameters_that_size_it():
+    from accel_ai_ros.errors import PreprocessError
+    from accel_ai_ros.preprocess import spec_from_tensor
+    with pytest.raises(PreprocessError, match='input_width and input_height'):
+        spec_from_tensor(['batch', 3, 'height', 'width'], 'float32')
