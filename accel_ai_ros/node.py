@@ -184,6 +184,7 @@ class InferenceNode(LifecycleNode):
         self._autostart_timer = None
         if self._values['autostart']:
             self._autostart_timer = self.create_timer(0.0, self._autostart)
+        self._constructed = True
 
     def _shorten_gil_switch_interval(self, ms: float) -> None:
         """Lower the process's GIL switch interval to ``ms`` (never raise it; 0: leave it).
@@ -483,9 +484,12 @@ class InferenceNode(LifecycleNode):
 
     def destroy_node(self) -> None:
         """Stop the worker before the node goes away."""
-        self._stop_engine()
-        if self._system is not None:
-            self._system.stop()
+        # rclpy also destroys a node whose constructor raised (a bad start-up value) when
+        # its context shuts down: then only rclpy's part exists.
+        if getattr(self, '_constructed', False):
+            self._stop_engine()
+            if self._system is not None:
+                self._system.stop()
         super().destroy_node()
 
     # -- frames --------------------------------------------------------------------------

@@ -98,6 +98,12 @@ def run(args: Optional[List[str]] = None) -> int:
         from accel_ai_ros.node import InferenceNode
         logging.basicConfig(level=logging.INFO,
                             format='[%(levelname)s] [%(name)s]: %(message)s')
+        # From here a signal is only noted: rclpy.init chains its own handler to this one,
+        # and that handler shuts the context down, which ends spin in order. An exception
+        # raised at an arbitrary point (say inside Thread.start) would leave half-made state.
+        _take_signals(_note_signal)
+        if _signalled:
+            return 0
         # rcl logs its own "Failed to parse global arguments" before raising: the line
         # below says it better, so rcl's words are only passed on when init succeeds.
         with captured_stderr() as rcl_said:
@@ -105,9 +111,12 @@ def run(args: Optional[List[str]] = None) -> int:
         initialised = True
         if rcl_said.text():
             sys.stderr.write(rcl_said.text())
+        if _signalled:
+            return 0
         node = InferenceNode()
         try:
-            rclpy.spin(node)
+            if not _signalled:
+                rclpy.spin(node)
         except ExternalShutdownException:
             pass
         return 0
