@@ -212,19 +212,20 @@ def measure_handoff(params: Dict[str, Any], rounds: int, frames: int, rate: floa
 
 
 def _wait_received(node: Any, target: int, duration: float) -> None:
-    """Wait until ``node`` received ``target`` frames, or none came for 2 s after ``duration``.
+    """Wait until ``node`` received ``target`` frames, or none came for 2 s once some did.
 
     Best-effort delivery may lose a frame under load; the round then ends when the stream has
-    stopped instead of at a timeout.
+    stopped instead of at a timeout (``duration`` + 120 s at most).
     """
     start = time.monotonic()
-    last, last_change = -1, start
+    first = last = node.counters.get('received')
+    last_change = start
     while node.counters.get('received') < target:
         now = time.monotonic()
         count = node.counters.get('received')
         if count != last:
             last, last_change = count, now
-        elif now - start > duration and now - last_change > 2.0:
+        elif count > first and now - last_change > 2.0:
             return
         if now - start > duration + 120.0:
             return

@@ -24,12 +24,14 @@ import re
 import textwrap
 import time
 from typing import Any
+from typing import Dict
 from typing import List
 
 from models import make_classifier
 import pytest
 from ros2_cli import Ros2Process
 from ros2_cli import wait_for_text
+from ros_harness import reliable
 from ros_harness import RosHarness
 from ros_harness import wait_for
 from std_msgs.msg import Float32
@@ -131,49 +133,69 @@ def test_load_refusals_say_why(ros2_cli: Any, container: Ros2Process, tmp_path: 
 
 
 LAUNCH = textwrap.dedent('''\
-    """Two composable nodes of accel_ai_ros in one component_container (test launch file)."""
+    """Two cameras and two inference nodes sharing one engine in one component_container."""
     from launch import LaunchDescription
     from launch_ros.actions import ComposableNodeContainer
     from launch_ros.actions import LoadComposableNodes
     from launch_ros.descriptions import ComposableNode
+
+    IN_PROCESS = [{{'use_intra_process_comms': True}}]
+
+
+    def camera(index):
+        return ComposableNode(
+            package='accel_ai_ros', plugin='accel_ai_ros::ImageSource', name='camera',
+            namespace=f'{ns}/cam{{index}}', extra_arguments=IN_PROCESS,
+            parameters=[{{'source': 'pattern', 'width': 64, 'height': 48, 'rate_hz': 20.0,
+                          'frame_id': f'cam{{index}}_optical'}}])
+
+
+    def inference(index):
+        return ComposableNode(
+            package='accel_ai_ros', plugin='accel_ai_ros::InferenceNode', name='infer',
+            namespace=f'{ns}/cam{{index}}', extra_arguments=IN_PROCESS,
+            parameters=[{{'engines.fp32': '{engine}', 'task': 'classification',
+                          'resize_mode': 'stretch', 'share_engine': True}}])
 
 
     def generate_launch_description():
         container = ComposableNodeContainer(
             name='composed', namespace='{ns}', package='accel_ai_ros',
             executable='component_container', output='screen',
-            composable_node_descriptions=[ComposableNode(
-                package='accel_ai_ros', plugin='accel_ai_ros::ImageSource', name='camera',
-                namespace='{ns}', remappings=[('image', 'camera/image')],
-                parameters=[{{'source': 'pattern', 'width': 64,
-                                                'height': 48, 'rate_hz': 20.0}}],
-                extra_arguments=[{{'use_intra_process_comms': True}}])])
-        load = LoadComposableNodes(target_container='{ns}/composed', composable_node_descriptions=[
-            ComposableNode(
-                package='accel_ai_ros', plugin='accel_ai_ros::InferenceNode', name='infer',
-                namespace='{ns}', remappings=[('image', '{ns}/camera/image')],
-                parameters=[{{'engines.fp32': '{engine}', 'task': 'classification',
-                              'resize_mode': 'stretch'}}],
-                extra_arguments=[{{'use_intra_process_comms': True}}])])
+            composable_node_descriptions=[camera(0), camera(1)])
+        load = LoadComposableNodes(target_container='{ns}/composed',
+                                   composable_node_descriptions=[inference(0), inference(1)])
         return LaunchDescription([container, load])
     ''')
 
 
-def test_composable_node_container_launch(ros2_cli: Any, tmp_path: Path) -> None:
-    """A ComposableNodeContainer and LoadComposableNodes start both nodes; results arrive."""
-    engine = make_classifier(tmp_path / 'classifier.onnx')
+def test_composable_node_container_launch_with_two_cameras_on_one_engine(
+        ros2_cli: Any, tmp_path: Path) -> None:
+    """A ComposableNodeContainer and LoadComposableNodes: two cameras, one engine loaded.
+
+    Each camera's results arrive on its own namespace with its own frame_id, the second node
+    shares the first one's engine, and Ctrl-C ends the launch with 0.
+    """
+    classification = pytest.importorskip('vision_msgs.msg').Classification
+    engine = make_classifier(tmp_path / 'batched.onnx', input_shape=('batch', 3, 32, 32))
     ns = f'/cl{os.getpid()}'
     launch_file = tmp_path / 'composed.launch.py'
     launch_file.write_text(LAUNCH.format(ns=ns, engine=engine))
     proc = ros2_cli.start(['launch', str(launch_file)], tmp_path / 'launch.log')
     try:
-        assert wait_for_text(proc, f"Loaded node '{ns}/infer' in container", 90.0), \
+        assert wait_for_text(proc, f"Loaded node '{ns}/cam1/infer' in container", 90.0), \
             proc.output()[-3000:]
         with RosHarness() as ros:
-            latencies: List[float] = []
-            ros.node('listener').create_subscription(
-                Float32, f'{ns}/infer/latency', lambda m: latencies.append(m.data), 10)
-            assert wait_for(lambda: len(latencies) >= 5, timeout=60.0), proc.output()[-3000:]
+            frame_ids: Dict[int, List[str]] = {0: [], 1: []}
+            listener = ros.node('listener')
+            for i in frame_ids:
+                listener.create_subscription(
+                    classification, f'{ns}/cam{i}/infer/results',
+                    lambda m, i=i: frame_ids[i].append(m.header.frame_id), reliable())
+            assert wait_for(lambda: all(len(f) >= 5 for f in frame_ids.values()),
+                            timeout=60.0), proc.output()[-3000:]
+        assert set(frame_ids[0]) == {'cam0_optical'} and set(frame_ids[1]) == {'cam1_optical'}
+        assert 'shared by 2 node(s)' in proc.output(), proc.output()[-3000:]
         code = proc.interrupt()
         assert code == 0, f'ros2 launch exited with {code}:\n{proc.output()[-3000:]}'
     finally:
