@@ -378,6 +378,27 @@ AGREEMENT_METRIC = {'classification': 'top1_agreement', 'detection': 'box_f1',
                     'raw': 'output_cosine'}
 
 
+def _int8_target(path: Path, backend: str) -> Dict[str, Any]:
+    """Return the INT8 target a variant records and why it runs off target on ``backend``."""
+    import onnx
+
+    from accel_ai_ros.backends.onnxruntime.int8_target import cpu_int8_support
+    from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGET_KEY
+    from accel_ai_ros.backends.onnxruntime.int8_target import target_warning
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # not ONNX (a TensorRT plan): nothing recorded
+        return {}
+    metadata = {p.key: p.value for p in model.metadata_props}
+    if INT8_TARGET_KEY not in metadata:
+        return {}
+    providers = ['TensorrtExecutionProvider'] if backend == 'tensorrt' else \
+        ['CPUExecutionProvider']
+    warning = target_warning(metadata, providers, cpu_int8_support())
+    return {'int8_target': metadata[INT8_TARGET_KEY],
+            **({'int8_target_warning': warning} if warning else {})}
+
+
 def build_rows(task: str, dataset: Dataset, runs: List[Tuple[Variant, str, Dict[str, Any]]],
                reference: Tuple[Variant, str, Dict[str, Any]],
                class_agnostic: bool = False) -> List[Row]:
@@ -409,6 +430,7 @@ def build_rows(task: str, dataset: Dataset, runs: List[Tuple[Variant, str, Dict[
         }
         row.update(stats.setdefault(str(variant.path), model_stats(variant.path)))
         row['caveat'] = sparsity_caveat(row)
+        row.update(_int8_target(variant.path, backend))
         rows.append(row)
     return rows
 

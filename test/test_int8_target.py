@@ -142,3 +142,18 @@ def test_modelopt_tensorrt_target(tmp_path: Path) -> None:
     assert meta['accel_ai_ros.int8_target'] == 'tensorrt' and options['calibration_frames'] == 3
     zero_points = [t for t in model.graph.initializer if t.name.endswith('zero_point')]
     assert zero_points and all(t.data_type == onnx.TensorProto.INT8 for t in zero_points)
+
+
+def test_cli_cpu_target_in_qoperator_format(tmp_path: Path) -> None:
+    """--int8-format qoperator writes ONNX Runtime's QLinearConv; TensorRT's target refuses it."""
+    import onnx
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    cv2.imwrite(str(photos / 'a.png'), data.astronaut()[..., ::-1])
+    argv = [str(make_classifier(tmp_path / 'c.onnx')), '--output-dir', str(tmp_path / 'o'),
+            '--precisions', 'int8', '--calibration-images', str(photos), '--force',
+            '--int8-format', 'qoperator']
+    assert main(argv + ['--int8-target', 'cpu']) == 0
+    ops = [n.op_type for n in onnx.load(str(tmp_path / 'o' / 'c_int8.onnx')).graph.node]
+    assert 'QLinearConv' in ops and 'Conv' not in ops
+    assert main(argv + ['--int8-target', 'tensorrt', '--int8-quantizer', 'onnxruntime']) == 1

@@ -279,6 +279,9 @@ def test_precision_command_on_demo_models(tmp_path, capsys):
             expected['top1_agreement_with_fp32'], abs=5e-5)
         assert 0 < row['latency_p50_ms'] <= row['latency_p95_ms'] <= row['latency_p99_ms']
         assert row['peak_memory_mb'] > row['baseline_memory_mb'] > 0
+        # the demo's INT8 is the cpu target made for this CPU: on target, no warning
+        assert row.get('int8_target') == ('cpu' if row['precision'] == 'int8' else None)
+        assert 'int8_target_warning' not in row
     assert report['dataset']['images'] == manifest['split']['held_out_size']
     assert report['machine']['cores'] >= 1 and report['versions']['onnxruntime']
     for name in ('accuracy_vs_latency.png', 'accuracy_vs_throughput.png'):
@@ -386,6 +389,15 @@ def test_optional_row_fields_old_and_new_reports(tmp_path, hand_report):
         rep.check_report(bad)
     with pytest.raises(rep.ReportError, match='caveats'):
         rep.check_report(dict(report, caveats='none'))
+
+
+def test_caveats_name_int8_variants_run_off_target():
+    """A TensorRT-target INT8 row measured on ONNX Runtime's CPU kernels says so."""
+    from accel_ai_ros_tools.tradeoff.levers import report_caveats
+    rows = [dict(r, int8_target_warning='INT8 model made for TensorRT ... --int8-target cpu')
+            if r['variant'] == 'mag50_int8' else r for r in _lever_rows()]
+    caveats = report_caveats(rows)
+    assert caveats[0].startswith('mag50_int8 on onnxruntime: INT8 model made for TensorRT')
 
 
 def test_caveats_name_the_dense_zero_rows():

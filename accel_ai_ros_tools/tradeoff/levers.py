@@ -161,7 +161,8 @@ def sparsity_caveat(row: Mapping[str, Any]) -> str:
 
 def report_caveats(rows: Sequence[Mapping[str, Any]]) -> List[str]:
     """Return the report-level caveats for ``rows`` (one sentence each)."""
-    caveats = []
+    caveats = [f"{r['variant']} on {r['backend']}: {r['int8_target_warning']}" for r in rows
+               if r.get('int8_target_warning')]
     dense = [r for r in rows if zeros_run_dense(r)]
     if dense:
         names = ', '.join(sorted({str(r['variant']) for r in dense}))

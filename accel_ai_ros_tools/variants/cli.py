@@ -92,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
                      help='what the INT8 model is made for: tensorrt (symmetric int8 Q/DQ as '
                           "TensorRT fuses it) or cpu (ONNX Runtime's CPU kernels: uint8 "
                           'activations, int8 weights) (default: %(default)s)')
+    cal.add_argument('--int8-format', choices=('qdq', 'qoperator'), default='qdq',
+                     help="cpu target: Q/DQ pairs, or ONNX Runtime's QLinear operators; "
+                          'neither was consistently faster in docs/precision.md '
+                          '(default: %(default)s)')
     cal.add_argument('--int8-quantizer', choices=('auto', 'onnxruntime', 'modelopt'),
                      default='auto',
                      help='who places Q/DQ for the tensorrt target: NVIDIA Model Optimizer '
@@ -367,6 +371,7 @@ def _int8(args: argparse.Namespace, fixed: Any, spec: Any,
             'method': args.calibration_method, 'cache': cache, 'percentile': args.percentile,
             'op_types': args.int8_op_types or DEFAULT_INT8_OP_TYPES,
             'target_opset': args.opset, 'target': args.int8_target,
+            'quant_format': {'qdq': 'QDQ', 'qoperator': 'QOperator'}[args.int8_format],
             'reduce_range': {'auto': None, 'on': True, 'off': False}[args.int8_reduce_range]}
         fixed = name_nodes(fixed)  # as the mixed-precision search names them
         quantizer = _quantizer(args, reader)
@@ -416,6 +421,7 @@ def _int8(args: argparse.Namespace, fixed: Any, spec: Any,
             op_types=common['op_types'], progress=lambda line: _say(f'int8: {line}'),
             quantize_options={'percentile': args.percentile,
                               'reduce_range': common['reduce_range'],
+                              'quant_format': common['quant_format'],
                               'target_opset': args.opset})
     for key in ('calibration_frames_asked', 'held_out_frames'):
         if key in options:
