@@ -42,6 +42,8 @@ SUBCOMMANDS = {
                    '1000 precision swaps under a 30 Hz stream: frames lost, wrong headers'),
     'int8': ('accel_ai_ros_tools.bench_int8',
              'INT8 targets (tensorrt, cpu) and mixed precision against FP32 on this CPU'),
+    'triton': ('accel_ai_ros_tools.bench_triton',
+               'a Triton server against local ONNX Runtime: overhead per frame, N clients'),
     'sparsity': ('accel_ai_ros_tools.bench_sparsity',
                  'what 2:4 semi-structured sparsity really gives (PyTorch on CUDA)'),
 }

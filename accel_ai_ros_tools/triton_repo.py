@@ -54,6 +54,7 @@ _ONNX_TO_TRITON = {1: 'TYPE_FP32', 2: 'TYPE_UINT8', 3: 'TYPE_INT8', 4: 'TYPE_UIN
 PYTHON_MODEL = '''\
 """Triton Python-backend model that runs model.onnx with ONNX Runtime (accel_ai_ros)."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,10 @@ class TritonPythonModel:
         folder = Path(args['model_repository']) / args['model_version']
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        parameters = json.loads(args['model_config']).get('parameters', {})
+        threads = int(parameters.get('intra_op_threads', {}).get('string_value', '0'))
+        if threads:
+            options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(folder / 'model.onnx'), options,
                                             providers=['CPUExecutionProvider'])
         self.inputs = [i.name for i in self.session.get_inputs()]
@@ -122,8 +127,11 @@ def _tensors(values: Sequence[Any], skip: Sequence[str]) -> List[Tuple[str, str,
 
 def model_config(onnx_model: Any, name: str, kind: str, precision: str,
                  max_batch: int = 8, instances: int = 1, gpu: bool = True,
-                 queue_delay_us: int = 500) -> str:
-    """Return the config.pbtxt text of ``onnx_model`` served as ``name``."""
+                 queue_delay_us: int = 500, threads: int = 0) -> str:
+    """Return the config.pbtxt text of ``onnx_model`` served as ``name``.
+
+    ``threads`` sets ONNX Runtime's intra-op threads of the python kind (0: its default).
+    """
     if kind not in KINDS:
         raise RepositoryError(f'unknown repository kind {kind!r}; choose {", ".join(KINDS)}')
     initializers = [t.name for t in onnx_model.graph.initializer]
@@ -150,6 +158,9 @@ def model_config(onnx_model: Any, name: str, kind: str, precision: str,
         lines.append('# No dynamic batching: the model has a fixed batch dimension.')
     device = 'KIND_GPU' if gpu and kind != 'python' else 'KIND_CPU'
     lines.append(f'instance_group [ {{ kind: {device} count: {instances} }} ]')
+    if kind == 'python' and threads:
+        lines.append('parameters { key: "intra_op_threads" '
+                     f'value: {{ string_value: "{int(threads)}" }} }}')
     if kind == 'tensorrt':
         mode = 'FP32' if precision == 'fp32' else 'FP16'
         lines.append(
@@ -165,7 +176,8 @@ def write_model(repo: Path, name: str, onnx_path: Path, kind: str = 'onnxruntime
                 precision: str = 'fp32', version: int = 1, **options: Any) -> Path:
     """Write ``repo/name/version/model.onnx`` and ``repo/name/config.pbtxt``; return the folder.
 
-    ``options`` go to :func:`model_config` (max_batch, instances, gpu, queue_delay_us).
+    ``options`` go to :func:`model_config` (max_batch, instances, gpu, queue_delay_us,
+    threads).
     """
     import onnx
 

@@ -410,3 +410,39 @@ def test_node_counts_failed_frames_while_the_server_is_down(ros: Any, client_lib
     finally:
         stop.set()
         own.stop()
+
+
+def test_variants_export_a_repository_the_server_loads(server: Any, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    """accel-ai-variants --triton-repo: <model>_<precision>/1/model.onnx + config.pbtxt."""
+    from accel_ai_ros_tools.variants.cli import main
+    model = make_classifier(tmp_path / 'net.onnx', seed=7)
+    assert main([str(model), '--output-dir', str(tmp_path / 'variants'), '--precisions',
+                 'fp16', '--triton-repo', str(server.repo), '--triton-kind', 'python']) == 0
+    assert 'triton://<server>:8001/net_fp16/1' in capsys.readouterr().out
+    for precision in ('fp32', 'fp16'):
+        folder = server.repo / f'net_{precision}'
+        assert (folder / '1' / 'model.onnx').is_file()
+        assert f'name: "net_{precision}"' in (folder / 'config.pbtxt').read_text()
+        server.load(f'net_{precision}')
+    fp16 = tmp_path / 'variants' / 'net_fp16.onnx'
+    with TritonRunner(server.url('net_fp16')) as runner:
+        np.testing.assert_allclose(runner.infer(FEED)['logits'], local(fp16, FEED)['logits'],
+                                   rtol=1e-3, atol=1e-3)
+
+
+def test_benchmark_prints_both_tables(server: Any, classifier: Dict[str, Any], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture) -> None:
+    """accel-ai-bench triton runs end to end (tiny counts; the figures are not checked)."""
+    import json
+
+    from accel_ai_ros_tools.bench import main
+    out = tmp_path / 'figures.json'
+    assert main(['triton', '--onnx', str(classifier['onnx']), '--url', classifier['url'],
+                 '--rounds', '1', '--per-round', '3', '--clients', '2', '--duration', '1',
+                 '--json', str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert 'Triton, system shared memory' in printed and '2 client(s)' in printed
+    figures = json.loads(out.read_text())
+    assert set(figures['overhead']) == {'local', 'wire', 'shm'}
+    assert [r['done'] + r['lost'] for r in figures['clients']['shmx2']] == [30, 30]

@@ -125,6 +125,21 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument('--int8-op-types', type=_csv,
                      help='comma-separated operator types to quantize (default: Conv, '
                           'ConvTranspose, Gemm, MatMul)')
+    triton = parser.add_argument_group('Triton model repository (docs/triton.md)')
+    triton.add_argument('--triton-repo', metavar='DIR',
+                        help='also write every variant as DIR/<model>_<precision>/1/model.onnx '
+                             'with a config.pbtxt, for tritonserver --model-repository DIR')
+    triton.add_argument('--triton-kind', choices=('onnxruntime', 'tensorrt', 'python'),
+                        default='onnxruntime',
+                        help="onnxruntime: Triton's ONNX Runtime backend; tensorrt: ONNX "
+                             'Runtime with the TensorRT accelerator (FP16 for fp16/int8), built '
+                             "on the server's GPU; python: the Python backend running ONNX "
+                             'Runtime (servers without those backends) (default: %(default)s)')
+    triton.add_argument('--triton-instances', type=int, default=1,
+                        help='model instances per GPU (default: %(default)s)')
+    triton.add_argument('--triton-max-batch', type=int, default=8,
+                        help='largest batch the server forms for models with a dynamic batch '
+                             'dimension (default: %(default)s)')
     parser.add_argument('--fp16-block-ops', type=_csv,
                         help='comma-separated operator types kept in FP32 in the FP16 model')
     parser.add_argument('--opset', type=int, default=17,
@@ -473,6 +488,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'{PROG}: error: {message}', file=sys.stderr)
         return 1
     print(f'{PROG}: wrote {path}')
+    if args.triton_repo:
+        from accel_ai_ros_tools.triton_repo import write_variants
+        try:
+            written = write_variants(Path(args.triton_repo).expanduser(), path,
+                                     args.triton_kind, max_batch=args.triton_max_batch,
+                                     instances=args.triton_instances)
+        except (AccelAiError, OSError) as exc:
+            print(f'{PROG}: error: {" ".join(str(exc).split())}', file=sys.stderr)
+            return 1
+        for name, folder in written.items():
+            print(f'{PROG}: Triton model {name} in {folder} '
+                  f'(engines.<precision>: triton://<server>:8001/{name}/1)')
     return 0
 
 

@@ -1,0 +1,191 @@
+# Copyright 2026 The accel_ai_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``accel-ai-bench triton``: what a Triton server costs against local ONNX Runtime.
+
+Two measurements in one run, on one ONNX model that the server also serves (give its URL):
+
+1. **Overhead per frame**, one client: the same input tensor through local ONNX Runtime, through
+   Triton over the wire (gRPC or HTTP, as the URL says) and through Triton with system shared
+   memory; rounds are interleaved so that machine load hits every path alike. Figures are the
+   runner's ``infer`` call (the node's inference stage), p50 and p99 in milliseconds.
+2. **Several clients**: N client processes against the one server, then N processes each with
+   its own local ONNX Runtime session, every client asking for one frame per period
+   (``--rate`` Hz). Per client: frames done, frames lost (a frame's slot passed while the
+   previous request was still running: the node's latest-wins slot drops it), p50 and p99.
+
+The clients are runner processes (the node's inference path without DDS), so the figures are
+the backend's and not the camera transport's. Start a server first (``tritonserver
+--model-repository DIR``; docs/triton.md shows how to run the bundled one in pytriton).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Sequence
+
+import numpy as np
+
+from accel_ai_ros.stats import summarize
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this benchmark's options."""
+    parser.add_argument('--onnx', required=True, help='the ONNX model, run locally')
+    parser.add_argument('--url', required=True,
+                        help='the same model on the server: triton://127.0.0.1:8001/name/1')
+    parser.add_argument('--rounds', type=int, default=10, help='interleaved rounds (overhead)')
+    parser.add_argument('--per-round', type=int, default=30, help='calls per path per round')
+    parser.add_argument('--clients', default='1,4',
+                        help='client counts to compare, comma-separated (default: %(default)s)')
+    parser.add_argument('--rate', type=float, default=30.0, help='frames per second per client')
+    parser.add_argument('--duration', type=float, default=10.0, help='seconds per client run')
+    parser.add_argument('--local-threads', type=int, default=1,
+                        help='ONNX Runtime threads of the local runners; serve the model with as '
+                             'many for a fair comparison (default: %(default)s)')
+    parser.add_argument('--json', help='also write the figures to this JSON file')
+
+
+def _feed(runner: Any) -> Dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {i.name: rng.standard_normal([d if isinstance(d, int) else 1 for d in i.shape])
+            .astype(i.dtype) for i in runner.inputs()}
+
+
+def _runner(kind: str, onnx: str, url: str, threads: int) -> Any:
+    from accel_ai_ros.backends.base import activated
+    if kind == 'local':
+        from accel_ai_ros.backends.onnxruntime.runner import OnnxRuntimeRunner
+        return activated(OnnxRuntimeRunner(onnx, intra_op_threads=threads))
+    from accel_ai_ros.backends.triton.runner import TritonRunner
+    return activated(TritonRunner(url, shared_memory='system' if kind == 'shm' else 'off'))
+
+
+def measure_overhead(args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
+    """Interleave local, wire and shared-memory calls on one tensor; return their summaries."""
+    runners = {kind: _runner(kind, args.onnx, args.url, args.local_threads)
+               for kind in ('local', 'wire', 'shm')}
+    feed = _feed(runners['local'])
+    samples: Dict[str, List[float]] = {kind: [] for kind in runners}
+    try:
+        for _ in range(args.rounds):
+            for kind, runner in runners.items():
+                for _ in range(args.per_round):
+                    start = time.perf_counter()
+                    runner.infer(feed)
+                    samples[kind].append((time.perf_counter() - start) * 1e3)
+    finally:
+        for runner in runners.values():
+            runner.deactivate()
+    return {kind: summarize(values) for kind, values in samples.items()}
+
+
+def client_main(kind: str, onnx: str, url: str, rate: float, duration: float,
+                threads: int) -> Dict[str, Any]:
+    """One client: a frame every 1/rate s for ``duration`` s; latencies and lost frames."""
+    runner = _runner(kind, onnx, url, threads)
+    feed = _feed(runner)
+    period = 1.0 / rate
+    latencies: List[float] = []
+    lost = 0
+    try:
+        start = time.monotonic() + 0.5
+        slot = 0
+        total = int(duration * rate)
+        while slot < total:
+            due = start + slot * period
+            now = time.monotonic()
+            if now < due:
+                time.sleep(due - now)
+            elif now - due >= period:  # a newer frame replaced this one while we were busy
+                skipped = min(int((now - due) / period), total - slot)
+                lost += skipped
+                slot += skipped
+                continue
+            began = time.perf_counter()
+            runner.infer(feed)
+            latencies.append((time.perf_counter() - began) * 1e3)
+            slot += 1
+    finally:
+        runner.deactivate()
+    summary = summarize(latencies)
+    return {'done': len(latencies), 'lost': lost, 'p50': summary['p50'], 'p99': summary['p99'],
+            'fps': len(latencies) / duration}
+
+
+def run_clients(args: argparse.Namespace, kind: str, count: int) -> List[Dict[str, Any]]:
+    """Start ``count`` client processes of ``kind`` together; return their figures."""
+    command = [sys.executable, '-m', 'accel_ai_ros_tools.bench_triton', '--client', kind,
+               args.onnx, args.url, str(args.rate), str(args.duration), str(args.local_threads)]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+             for _ in range(count)]
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=args.duration + 120)
+        if proc.returncode != 0:
+            raise RuntimeError(f'a {kind} client failed with {proc.returncode}')
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure and print both tables."""
+    figures: Dict[str, Any] = {'machine': f'{os.cpu_count()} CPUs', 'onnx': args.onnx,
+                               'url': args.url}
+    overhead = measure_overhead(args)
+    figures['overhead'] = overhead
+    local = overhead['local']['p50']
+    print(f'per-frame inference, one client ({args.rounds} x {args.per_round} calls each):')
+    print(f'  {"path":<28}{"p50 ms":>9}{"p99 ms":>9}{"+p50 ms":>9}')
+    names = {'local': 'local ONNX Runtime', 'wire': 'Triton, tensors on the wire',
+             'shm': 'Triton, system shared memory'}
+    for kind, summary in overhead.items():
+        print(f'  {names[kind]:<28}{summary["p50"]:9.2f}{summary["p99"]:9.2f}'
+              f'{summary["p50"] - local:9.2f}')
+    figures['clients'] = {}
+    for count in [int(c) for c in args.clients.split(',') if c.strip()]:
+        for kind in ('shm', 'local'):
+            results = run_clients(args, kind, count)
+            figures['clients'][f'{kind}x{count}'] = results
+            label = 'Triton (shared memory)' if kind == 'shm' else 'local ONNX Runtime'
+            print(f'{count} client(s), {label}, {args.rate:g} Hz each for {args.duration:g} s:')
+            for index, r in enumerate(results):
+                print(f'  client {index}: {r["done"]} done, {r["lost"]} lost, '
+                      f'{r["fps"]:.1f} fps, p50 {r["p50"]:.2f} ms, p99 {r["p99"]:.2f} ms')
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as out:
+            json.dump(figures, out, indent=2)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry for the client processes (``--client KIND ONNX URL RATE DURATION THREADS``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] != ['--client'] or len(argv) != 7:
+        print('usage: accel-ai-bench triton ...', file=sys.stderr)
+        return 2
+    kind, onnx, url, rate, duration, threads = argv[1:]
+    print(json.dumps(client_main(kind, onnx, url, float(rate), float(duration), int(threads))))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
