@@ -234,7 +234,8 @@ def test_server_killed_and_restarted(client_library: None, tmp_path: Path,
                 assert time.monotonic() < deadline, 'the runner did not reconnect'
                 time.sleep(0.1)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-        assert runner.reconnect_count == 1 and runner.unreachable_count >= 1
+        # (more than one where a request timed out again on a loaded machine)
+        assert runner.reconnect_count >= 1 and runner.unreachable_count >= runner.reconnect_count
         assert runner.health()['triton transport'] == 'system shared memory'
         runner.deactivate()
     finally:
@@ -405,8 +406,8 @@ def test_node_counts_failed_frames_while_the_server_is_down(ros: Any, client_lib
         counts = node.counters.snapshot()
         assert counts['failed'] >= failed_while_down
         assert node.counters.unaccounted() in (0, 1)  # every frame accounted for
-        assert wait_for(lambda: _diagnostics(diags, ns).get('triton reconnections') == '1',
-                        timeout=10)
+        assert wait_for(lambda: int(_diagnostics(diags, ns).get('triton reconnections', 0))
+                        >= 1, timeout=10)
     finally:
         stop.set()
         own.stop()
