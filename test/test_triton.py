@@ -447,3 +447,57 @@ def test_benchmark_prints_both_tables(server: Any, classifier: Dict[str, Any], t
     figures = json.loads(out.read_text())
     assert set(figures['overhead']) == {'local', 'wire', 'shm'}
     assert [r['done'] + r['lost'] for r in figures['clients']['shmx2']] == [30, 30]
+
+
+def test_several_node_processes_share_one_server(ros: Any, server: Any, tmp_path: Path) -> None:
+    """Three inference node processes on one Triton model: each answers its own camera."""
+    import os
+    import subprocess
+    import sys
+
+    from ros_harness import image_msg
+    from ros_harness import reliable
+    from ros_harness import wait_for
+    from sensor_msgs.msg import Image
+    from test_node import Collector
+    from test_node import rgb
+    from test_node import vision_msgs
+    import tritonclient.grpc as grpcclient
+    url = server.deploy(make_classifier(tmp_path / 'shared.onnx', seed=9), 'shared_cls')
+    procs, collectors, pubs = [], [], []
+    log = open(tmp_path / 'nodes.log', 'w')
+    try:
+        for index in range(3):
+            ns = f'/multi{os.getpid()}_{index}'
+            procs.append(subprocess.Popen(
+                [sys.executable, '-m', 'accel_ai_ros.startup', '--ros-args', '-r',
+                 f'__ns:={ns}', '-p', f'engines.fp32:={url}', '-p', 'resize_mode:=stretch',
+                 '-p', 'task:=classification', '-p', 'top_k:=3'],
+                stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)))
+            collectors.append(Collector(ros, vision_msgs.Classification,
+                                        f'{ns}/inference_node/results'))
+            pubs.append(ros.node(f'camera_{index}').create_publisher(
+                Image, f'{ns}/image', reliable(10)))
+        assert wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs),
+                        timeout=60), (tmp_path / 'nodes.log').read_text()[-2000:]
+        time.sleep(1.0)  # the nodes activate after subscribing
+        for frame in range(20):
+            for index, pub in enumerate(pubs):
+                pub.publish(image_msg(rgb(seed=frame), 'rgb8', frame_id=f'cam{index}'))
+            time.sleep(0.1)
+        assert wait_for(lambda: all(len(c) >= 10 for c in collectors), timeout=30), \
+            [len(c) for c in collectors]
+        for index, collector in enumerate(collectors):
+            assert {r.header.frame_id for r in collector.items} == {f'cam{index}'}
+        admin = grpcclient.InferenceServerClient(f'127.0.0.1:{server.grpc_port}')
+        stats = admin.get_inference_statistics('shared_cls', as_json=True)
+        assert int(stats['model_stats'][0]['inference_count']) >= 30
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
