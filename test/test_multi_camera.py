@@ -153,19 +153,28 @@ def test_four_cameras_share_one_engine_and_keep_their_own_results(
     assert len(shared_engine.ENGINES) == 0, 'the last node did not free the engine'
 
 
-def test_batched_outputs_match_one_frame_at_a_time(tmp_path: Path) -> None:
-    """Frames run as one batch give the outputs each gives alone, in order."""
+@pytest.mark.parametrize('batch', ['batch', 4], ids=['dynamic_batch', 'fixed_batch_4'])
+def test_batched_outputs_match_one_frame_at_a_time(tmp_path: Path, batch: Any) -> None:
+    """Frames run as one batch give the outputs each gives alone, in order.
+
+    A dynamic batch takes the waiting frames concatenated, a fixed batch of 4 takes them
+    padded; each handle sees batch 1.
+    """
     from accel_ai_ros.engines.selection import loader_for
-    engine = make_classifier(tmp_path / 'batched.onnx', input_shape=('batch', 3, 32, 32))
+    engine = make_classifier(tmp_path / 'batched.onnx', input_shape=(batch, 3, 32, 32))
+    single = make_classifier(tmp_path / 'single.onnx', input_shape=(1, 3, 32, 32))
     load = loader_for({'engines.fp32': str(engine)}, 'fp32')
     engines = shared_engine.SharedEngines()
     handles = [shared_engine.SharedRunner(load, 4, engines) for _ in range(4)]
     for handle in handles:
         handle.activate()
     assert engines.loads == 1
+    assert handles[0].inputs()[0].shape[0] in (1, 'batch')
     rng = np.random.default_rng(0)
     feeds = [{'input': rng.random((1, 3, 32, 32), dtype=np.float32)} for _ in handles]
-    alone = [handles[0].engine.runner.infer(f)['logits'] for f in feeds]
+    reference = loader_for({'engines.fp32': str(single)}, 'fp32')()
+    alone = [reference.infer(f)['logits'] for f in feeds]
+    reference.deactivate()
     barrier = threading.Barrier(len(handles))
     mismatches: List[str] = []
 
