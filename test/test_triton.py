@@ -111,6 +111,9 @@ def test_engine_entries_reach_the_runner_unchanged(tmp_path: Path) -> None:
     assert loader.resolved_backend() == 'triton'
     assert loader.path == 'triton://127.0.0.1:8001/face_fp16/1'
     assert loader.options == {'timeout_ms': 250.0, 'shared_memory': 'auto'}
+    values['backend'] = 'onnxruntime'
+    with pytest.raises(ParameterError, match='set backend to triton or auto'):
+        loader_for(values, 'fp16')()
 
 
 # -- errors that name the fix ---------------------------------------------------------------

@@ -107,6 +107,15 @@ def _stub_source(venv: Path) -> Path:
     return stub
 
 
+def _die_with_parent() -> None:
+    """Make the server get SIGTERM when the test process dies (Linux prctl PDEATHSIG)."""
+    import ctypes
+    try:
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_port() -> int:
     """Return a TCP port free on 127.0.0.1 now."""
     with socket.socket() as sock:
@@ -152,7 +161,7 @@ class TritonServer:
         env.pop('PYTHONPATH', None)
         with open(self.log, 'ab') as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=log, env=env,
-                                            start_new_session=True)
+                                            start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -120,7 +120,14 @@ class RunnerFromFile:
 
     def resolved_backend(self) -> str:
         """Return the backend this loader uses for its file."""
-        return backend_for_path(self.path) if self.backend == 'auto' else self.backend
+        if self.backend == 'auto':
+            return backend_for_path(self.path)
+        if isinstance(self.path, str) and backend_for_path(self.path) != self.backend:
+            raise ParameterError(
+                f'{self.path!r} names a model on a {backend_for_path(self.path)} server, but '
+                f'backend is {self.backend}; set backend to {backend_for_path(self.path)} or '
+                'auto')
+        return self.backend
 
     def __call__(self) -> Runner:
         """Construct, activate and warm up the runner; deactivate it again on failure."""
