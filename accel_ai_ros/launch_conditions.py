@@ -15,7 +15,8 @@
 """A launch condition for the package's launch files; only ``launch`` imports this module.
 
 ``ArgumentGiven('precision')`` holds when the launch argument was given a non-empty value, so
-that an argument with an empty default reaches the node only when the user sets it. launch's
+that an argument with an empty default reaches the node only when the user sets it;
+``ArgumentGiven('container', given=False)`` holds when it was not. launch's
 own ``LaunchConfigurationNotEquals`` does this on every distribution but warns that it is
 deprecated from Jazzy on, and its replacement ``NotEqualsSubstitution`` is missing on Humble.
 """
@@ -27,16 +28,17 @@ from launch.launch_context import LaunchContext
 
 
 class ArgumentGiven(Condition):
-    """True when the launch configuration ``name`` is set and not empty."""
+    """True when the launch configuration ``name`` is set and not empty (``given=False``: not)."""
 
-    def __init__(self, name: Text) -> None:
+    def __init__(self, name: Text, given: bool = True) -> None:
         """Test the launch configuration ``name`` when the action runs."""
         self.name = name
-        super().__init__(predicate=self._given)
+        self.given = given
+        super().__init__(predicate=self._holds)
 
-    def _given(self, context: LaunchContext) -> bool:
-        return bool(context.launch_configurations.get(self.name, ''))
+    def _holds(self, context: LaunchContext) -> bool:
+        return bool(context.launch_configurations.get(self.name, '')) == self.given
 
     def describe(self) -> Text:
         """Return a description of this condition."""
-        return f'ArgumentGiven({self.name!r})'
+        return f'ArgumentGiven({self.name!r}, given={self.given})'

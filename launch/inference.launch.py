@@ -24,7 +24,8 @@ Example, with the demo's digit classifier:
 empty, the parameter file's values stand. fastdds.launch.py sets the shipped Fast DDS
 profile for every process started from here on. ``camera_stand_in:=true`` starts
 ``image_source`` on the image topic in place of a camera: the camera launch files, which
-include this one after starting their driver, use it for tests.
+include this one after starting their driver, use it for tests. ``container:=/name`` loads
+the node into a running component container instead of starting its own process.
 ``ros2 launch accel_ai_ros inference.launch.py --show-args`` lists every argument.
 """
 
@@ -35,9 +36,11 @@ from launch.actions import IncludeLaunchDescription
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch.substitutions import PathJoinSubstitution
+from launch_ros.actions import LoadComposableNodes
 from launch_ros.actions import Node
 from launch_ros.actions import SetParameter
 from launch_ros.actions import SetParametersFromFile
+from launch_ros.descriptions import ComposableNode
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
@@ -48,6 +51,7 @@ def generate_launch_description() -> LaunchDescription:
     """Describe the node, its parameter file and overrides, remaps, and the camera stand-in."""
     share = FindPackageShare('accel_ai_ros')
     image = LaunchConfiguration('image')
+    remappings = [('image', image), ('image/compressed', [image, '/compressed'])]
     return LaunchDescription([
         IncludeLaunchDescription(PathJoinSubstitution([share, 'launch', 'fastdds.launch.py'])),
         DeclareLaunchArgument(
@@ -74,6 +78,11 @@ def generate_launch_description() -> LaunchDescription:
             description='Namespace of the node and its topics'),
         DeclareLaunchArgument(
             'node_name', default_value='inference_node', description='Name of the node'),
+        DeclareLaunchArgument(
+            'container', default_value='',
+            description='A running component container to load the node into, e.g. '
+                        "/accel_container (ros2 run accel_ai_ros component_container); '' "
+                        'starts the node as its own process'),
         DeclareLaunchArgument(
             'use_sim_time', default_value='false',
             description='true: the node (and the stand-in camera) run on /clock time, for a '
@@ -121,12 +130,12 @@ def generate_launch_description() -> LaunchDescription:
                 'rate_hz': ParameterValue(LaunchConfiguration('stand_in_rate'), value_type=float),
                 'publish_clock': LaunchConfiguration('use_sim_time'),
             }],
-            remappings=[('image', image), ('image/compressed', [image, '/compressed'])],
+            remappings=remappings,
             output='screen',
         ),
         # The parameter file first, then only the arguments the user gave: each global
-        # parameter of this group reaches the node in that order (later wins), and nothing
-        # outside the group (a camera driver) sees them.
+        # parameter of this group reaches the node, a process or a component, in that order
+        # (later wins), and nothing outside the group (a camera driver) sees them.
         GroupAction([
             SetParametersFromFile(LaunchConfiguration('params_file')),
             SetParameter('model_dir', LaunchConfiguration('model_dir'),
@@ -141,9 +150,22 @@ def generate_launch_description() -> LaunchDescription:
                 executable='inference_node',
                 name=LaunchConfiguration('node_name'),
                 namespace=LaunchConfiguration('namespace'),
-                remappings=[('image', image), ('image/compressed', [image, '/compressed'])],
+                remappings=remappings,
                 output='screen',
                 emulate_tty=True,
+                condition=ArgumentGiven('container', given=False),
+            ),
+            LoadComposableNodes(
+                target_container=LaunchConfiguration('container'),
+                composable_node_descriptions=[ComposableNode(
+                    package='accel_ai_ros',
+                    plugin='accel_ai_ros::InferenceNode',
+                    name=LaunchConfiguration('node_name'),
+                    namespace=LaunchConfiguration('namespace'),
+                    remappings=remappings,
+                    extra_arguments=[{'use_intra_process_comms': True}],
+                )],
+                condition=ArgumentGiven('container'),
             ),
         ], scoped=True, forwarding=True),
     ])

@@ -234,3 +234,34 @@ def test_show_args_describes_every_argument(launch_file: str, ros2_cli: Ros2Cli)
             description = ast.literal_eval(next(
                 k.value for k in call.keywords if k.arg == 'description'))
             assert f"    '{name}':\n        {description}" in done.stdout, name
+
+
+def test_container_argument_loads_the_node_into_a_running_component_container(
+        ros2_cli: Ros2Cli, params_file: Path, tmp_path: Path) -> None:
+    """container:=<name> loads the node as a component; the parameter file still stands."""
+    container = ros2_cli.start(['run', 'accel_ai_ros', 'component_container', '--ros-args',
+                                '-r', '__node:=accel_container'], tmp_path / 'container.log')
+    proc = None
+    try:
+        proc = ros2_cli.start(['launch', 'accel_ai_ros', 'inference.launch.py',
+                               'container:=/accel_container', 'camera_stand_in:=true',
+                               f'params_file:={params_file}'], tmp_path / 'launch.log')
+        with RosHarness() as ros:
+            observer = Observer(ros)
+            arrived = wait_for(lambda: observer.latency >= 3, timeout=START_TIMEOUT, period=0.2)
+            assert arrived, (f'no results in {START_TIMEOUT} s:\n{proc.output()[-3000:]}\n'
+                             f'{container.output()[-3000:]}')
+            assert observer.parameters(['precision']) == {'precision': 'fp16'}
+            assert "Loaded node '/inference_node' in container '/accel_container'" \
+                in proc.output()
+        started = proc.environ('FASTDDS_DEFAULT_PROFILES_FILE')
+        assert not any('lib/accel_ai_ros/inference_node' in cmd for cmd in started), \
+            'the node ran as its own process'
+    except BaseException:
+        if proc is not None:
+            proc.kill()
+        raise
+    finally:
+        container.interrupt(timeout=30.0)
+        container.kill()
+    stop_cleanly(proc)
