@@ -233,8 +233,13 @@ class SharedRunner(Runner):
                 f'{batch}')
 
     def health(self) -> Dict[str, str]:
-        """Return the shared engine's backend state."""
-        return self.engine.runner.health() if self.engine is not None else {}
+        """Return the shared engine's backend state, its users and its mean batch."""
+        if self.engine is None:
+            return {}
+        state = dict(self.engine.runner.health())
+        state['shared engine nodes'] = str(self.engine.users)
+        state['shared engine mean batch'] = f'{self.engine.mean_batch():.2f}'
+        return state
 
     def _activate(self) -> None:
         self.engine = self._engines.acquire(self._loader, self._max_batch)

@@ -194,6 +194,8 @@ def test_batched_outputs_match_one_frame_at_a_time(tmp_path: Path, batch: Any) -
     # Four threads released together queue behind one another: some calls carried several.
     assert shared.frames == 4 * 30, shared.frames
     assert shared.calls < shared.frames, (shared.calls, shared.frames)
+    assert float(handles[0].health()['shared engine mean batch']) > 1.0
+    assert handles[0].health()['shared engine nodes'] == '4'
     for handle in handles:
         handle.deactivate()
     assert len(engines) == 0
