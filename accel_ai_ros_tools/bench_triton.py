@@ -44,6 +44,7 @@ from typing import Sequence
 
 import numpy as np
 
+from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.stats import summarize
 
 
@@ -61,7 +62,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local-threads', type=int, default=1,
                         help='ONNX Runtime threads of the local runners; serve the model with as '
                              'many for a fair comparison (default: %(default)s)')
+    parser.add_argument('--probe-onnx', help='a model with the same input that computes next '
+                        'to nothing (write_probe): its overhead table is the transport alone')
+    parser.add_argument('--probe-url', help='the probe model on the server')
     parser.add_argument('--json', help='also write the figures to this JSON file')
+
+
+def write_probe(onnx_path: str, out_path: str) -> str:
+    """Write a model taking ``onnx_path``'s first input and returning its mean per channel.
+
+    Its inference costs microseconds, so its overhead table shows what each path adds for
+    moving that input alone (the output is a few bytes).
+    """
+    import onnx
+    from onnx import helper
+    model = onnx.load(onnx_path)
+    initializers = {t.name for t in model.graph.initializer}
+    value = next(v for v in model.graph.input if v.name not in initializers)
+    tensor = value.type.tensor_type
+    dims = [d.dim_value if d.HasField('dim_value') else 1 for d in tensor.shape.dim]
+    axes = list(range(2, len(dims)))
+    graph = helper.make_graph(
+        [helper.make_node('ReduceMean', [value.name], ['mean'], axes=axes, keepdims=1)],
+        'probe', [helper.make_tensor_value_info(value.name, tensor.elem_type, dims)],
+        [helper.make_tensor_value_info('mean', tensor.elem_type,
+                                       dims[:2] + [1] * len(axes))])
+    probe = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
+    probe.ir_version = 8
+    onnx.save(probe, out_path)
+    return out_path
 
 
 def _feed(runner: Any) -> Dict[str, np.ndarray]:
@@ -79,9 +108,10 @@ def _runner(kind: str, onnx: str, url: str, threads: int) -> Any:
     return activated(TritonRunner(url, shared_memory='system' if kind == 'shm' else 'off'))
 
 
-def measure_overhead(args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
+def measure_overhead(args: argparse.Namespace, model: str,
+                     url: str) -> Dict[str, Dict[str, float]]:
     """Interleave local, wire and shared-memory calls on one tensor; return their summaries."""
-    runners = {kind: _runner(kind, args.onnx, args.url, args.local_threads)
+    runners = {kind: _runner(kind, model, url, args.local_threads)
                for kind in ('local', 'wire', 'shm')}
     feed = _feed(runners['local'])
     samples: Dict[str, List[float]] = {kind: [] for kind in runners}
@@ -141,7 +171,8 @@ def run_clients(args: argparse.Namespace, kind: str, count: int) -> List[Dict[st
     for proc in procs:
         out, _ = proc.communicate(timeout=args.duration + 120)
         if proc.returncode != 0:
-            raise RuntimeError(f'a {kind} client failed with {proc.returncode}')
+            raise AccelAiError(f'a {kind} client exited with {proc.returncode}; its error is '
+                               'printed above')
         results.append(json.loads(out.strip().splitlines()[-1]))
     return results
 
@@ -150,16 +181,21 @@ def run(args: argparse.Namespace) -> int:
     """Measure and print both tables."""
     figures: Dict[str, Any] = {'machine': f'{os.cpu_count()} CPUs', 'onnx': args.onnx,
                                'url': args.url}
-    overhead = measure_overhead(args)
-    figures['overhead'] = overhead
-    local = overhead['local']['p50']
-    print(f'per-frame inference, one client ({args.rounds} x {args.per_round} calls each):')
-    print(f'  {"path":<28}{"p50 ms":>9}{"p99 ms":>9}{"+p50 ms":>9}')
     names = {'local': 'local ONNX Runtime', 'wire': 'Triton, tensors on the wire',
              'shm': 'Triton, system shared memory'}
-    for kind, summary in overhead.items():
-        print(f'  {names[kind]:<28}{summary["p50"]:9.2f}{summary["p99"]:9.2f}'
-              f'{summary["p50"] - local:9.2f}')
+    tables = [('overhead', args.onnx, args.url, 'per-frame inference, one client')]
+    if args.probe_onnx and args.probe_url:
+        tables.append(('transport', args.probe_onnx, args.probe_url,
+                       'the same input through a model that computes next to nothing'))
+    for key, model, url, title in tables:
+        overhead = measure_overhead(args, model, url)
+        figures[key] = overhead
+        local = overhead['local']['p50']
+        print(f'{title} ({args.rounds} x {args.per_round} calls each):')
+        print(f'  {"path":<28}{"p50 ms":>9}{"p99 ms":>9}{"+p50 ms":>9}')
+        for kind, summary in overhead.items():
+            print(f'  {names[kind]:<28}{summary["p50"]:9.2f}{summary["p99"]:9.2f}'
+                  f'{summary["p50"] - local:9.2f}')
     figures['clients'] = {}
     for count in [int(c) for c in args.clients.split(',') if c.strip()]:
         for kind in ('shm', 'local'):

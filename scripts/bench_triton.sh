@@ -19,13 +19,17 @@ import tempfile
 import triton_server
 
 from accel_ai_ros_tools.bench import main
+from accel_ai_ros_tools.bench_triton import write_probe
 
 folder = pathlib.Path(tempfile.mkdtemp(prefix='bench_triton_'))
 server = triton_server.start_server(folder / 'repo', folder / 'tritonserver.log')
 try:
     # One ONNX Runtime thread inside the server, as in each local client (--local-threads).
     url = server.deploy(pathlib.Path(sys.argv[1]), 'bench_model', threads=1)
-    status = main(['triton', '--onnx', sys.argv[1], '--url', url] + sys.argv[2:])
+    probe = write_probe(sys.argv[1], str(folder / 'probe.onnx'))
+    probe_url = server.deploy(pathlib.Path(probe), 'bench_probe', threads=1)
+    status = main(['triton', '--onnx', sys.argv[1], '--url', url, '--probe-onnx', probe,
+                   '--probe-url', probe_url] + sys.argv[2:])
 finally:
     server.stop()
 sys.exit(status)
