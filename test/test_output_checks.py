@@ -26,7 +26,7 @@ from accel_ai_ros.tasks.detection import DetectionDecoder
 from accel_ai_ros.transform import ImageTransform
 
 IDENTITY = ImageTransform.identity(640, 640)
-LABELS = tuple(f'class{i}' for i in range(80))
+LABELS = tuple('label' + str(i) for i in range(80))  # (pydocstyle on 3.12 trips on f'class{i}')
 
 
 def yolov8_output(boxes: int = 8400, classes: int = 80, seed: int = 0) -> Dict[str, np.ndarray]:
