@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--probe-onnx', help='a model with the same input that computes next '
                         'to nothing (write_probe): its overhead table is the transport alone')
     parser.add_argument('--probe-url', help='the probe model on the server')
+    parser.add_argument('--unbatched-url', help='the same model served without dynamic '
+                        'batching (max_batch_size 0): the client runs are repeated against it, '
+                        'showing what dynamic batching buys when --url batches')
     parser.add_argument('--json', help='also write the figures to this JSON file')
 
 
@@ -161,10 +164,11 @@ def client_main(kind: str, onnx: str, url: str, rate: float, duration: float,
             'fps': len(latencies) / duration}
 
 
-def run_clients(args: argparse.Namespace, kind: str, count: int) -> List[Dict[str, Any]]:
+def run_clients(args: argparse.Namespace, kind: str, url: str,
+                count: int) -> List[Dict[str, Any]]:
     """Start ``count`` client processes of ``kind`` together; return their figures."""
     command = [sys.executable, '-m', 'accel_ai_ros_tools.bench_triton', '--client', kind,
-               args.onnx, args.url, str(args.rate), str(args.duration), str(args.local_threads)]
+               args.onnx, url, str(args.rate), str(args.duration), str(args.local_threads)]
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
              for _ in range(count)]
     results = []
@@ -197,14 +201,19 @@ def run(args: argparse.Namespace) -> int:
             print(f'  {names[kind]:<28}{summary["p50"]:9.2f}{summary["p99"]:9.2f}'
                   f'{summary["p50"] - local:9.2f}')
     figures['clients'] = {}
+    runs = [('shm', args.url, 'Triton (shared memory)')]
+    if args.unbatched_url:
+        runs[0] = ('shm', args.url, 'Triton (shared memory, dynamic batching)')
+        runs.append(('shm', args.unbatched_url, 'Triton (shared memory, no batching)'))
+    runs.append(('local', args.url, 'local ONNX Runtime'))
     for count in [int(c) for c in args.clients.split(',') if c.strip()]:
-        for kind in ('shm', 'local'):
-            results = run_clients(args, kind, count)
-            figures['clients'][f'{kind}x{count}'] = results
-            label = 'Triton (shared memory)' if kind == 'shm' else 'local ONNX Runtime'
+        for index, (kind, url, label) in enumerate(runs):
+            results = run_clients(args, kind, url, count)
+            figures['clients'][f'{kind}{"_unbatched" if index == 1 and len(runs) == 3 else ""}'
+                               f'x{count}'] = results
             print(f'{count} client(s), {label}, {args.rate:g} Hz each for {args.duration:g} s:')
-            for index, r in enumerate(results):
-                print(f'  client {index}: {r["done"]} done, {r["lost"]} lost, '
+            for number, r in enumerate(results):
+                print(f'  client {number}: {r["done"]} done, {r["lost"]} lost, '
                       f'{r["fps"]:.1f} fps, p50 {r["p50"]:.2f} ms, p99 {r["p99"]:.2f} ms')
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as out:
