@@ -316,6 +316,12 @@ class InferenceNode(LifecycleNode):
                 self.get_logger().info(f'{precision} engine ready: '
                                        f'{self._warm[precision].describe()}')
 
+    def _warn_off_target(self, runner: Runner) -> None:
+        """Log the runner's INT8 off-target warning (a TensorRT model on the CPU...)."""
+        warning = getattr(runner, 'int8_warning', None)
+        if warning:
+            self.get_logger().warning(f'{runner.name}: {warning}')
+
     def _on_swap(self, runner: Optional[Runner], error: Optional[BaseException],
                  tag: str) -> None:
         if error is None and runner is not None:
@@ -324,6 +330,7 @@ class InferenceNode(LifecycleNode):
             self._supervisor.swapped(tag)
             self._publish_precision()
             self.get_logger().info(f'now running {tag}: {runner.describe()}')
+            self._warn_off_target(runner)
             return
         self._last_error = f'loading {tag} failed: {error}'
         self.get_logger().error(f'{self._last_error}; {self._serving_precision} keeps serving')
@@ -400,6 +407,7 @@ class InferenceNode(LifecycleNode):
         self._serving_precision = self._requested_precision = precision
         self._last_error = ''
         self.get_logger().info(f'running {precision}: {runner.describe()}')
+        self._warn_off_target(runner)
         self._pipeline = InferencePipeline(
             self._handle_frame, self.counters,
             max_frame_age_ms=float(self._values['max_frame_age_ms']), latency=self.latency,

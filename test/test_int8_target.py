@@ -98,6 +98,8 @@ def test_cli_target_reaches_manifest_and_runner(tmp_path: Path, target: str,
     with caplog.at_level(logging.WARNING, logger='accel_ai_ros'):
         with OnnxRuntimeRunner(out / 'c_int8.onnx') as runner:
             assert runner.int8_target == target
+            assert f'INT8 made for {target}' in runner.describe()
+            assert ('off target' in runner.describe()) == (target == 'tensorrt')
             x = np.zeros((1, 3, 32, 32), np.float32)
             assert runner.infer({'input': x})['logits'].shape == (1, 10)
     warned = [r.getMessage() for r in caplog.records if 'INT8 model' in r.getMessage()]

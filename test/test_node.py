@@ -468,3 +468,28 @@ def raw_count_ready(node: InferenceNode, ns: str) -> bool:
     """Return True once the node's output publishers have a subscriber."""
     return node._pubs['output'].get_subscription_count() > 0 and \
         node._pubs['annotated'].get_subscription_count() > 0
+
+
+def test_node_warns_when_an_int8_model_runs_off_its_target(ros, engines, tmp_path, capfd):
+    """A TensorRT-target INT8 model on ONNX Runtime's CPU provider: the node says so."""
+    import onnx
+
+    from accel_ai_ros.image_codec import DecodedImage
+    from accel_ai_ros.preprocess import PreprocessSpec
+    from accel_ai_ros_tools.variants.calibration import CalibrationReader
+    from accel_ai_ros_tools.variants.int8 import quantize_int8
+    spec = PreprocessSpec(32, 32, resize_mode='stretch')
+    frames = [DecodedImage(rgb(seed=i), 'rgb') for i in range(3)]
+    model = onnx.load(engines['fp32'])
+    for target in ('tensorrt', 'cpu'):
+        int8, _ = quantize_int8(model, spec, CalibrationReader(iter(frames), spec, 'input'),
+                                target=target)
+        path = tmp_path / f'{target}.onnx'
+        onnx.save(int8, str(path))
+        node = make_node(ros, unique_ns(), classifier_params(
+            engines, autostart=False, **{'engines.fp32': str(path)}))
+        assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+        err = capfd.readouterr().err
+        assert f'INT8 made for {target}' in err
+        assert ('INT8 model made for TensorRT' in err) == (target == 'tensorrt')
+        assert node.trigger_deactivate() == SUCCESS

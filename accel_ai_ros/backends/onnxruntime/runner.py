@@ -190,6 +190,15 @@ class OnnxRuntimeRunner(Runner):
                 "Runtime's per-initializer warnings suppressed", self.path.name,
                 len(initializers))
 
+    def describe(self) -> str:
+        """Return the base summary, plus the INT8 target and why it is off target here."""
+        text = super().describe()
+        if self.int8_target:
+            text += f'; INT8 made for {self.int8_target}'
+        if self.int8_warning:
+            text += f' (off target: {self.int8_warning})'
+        return text
+
     def _check_int8_target(self, session: Any, providers: Sequence[str]) -> None:
         """Record the INT8 target the model was made for; warn when it runs off target."""
         metadata = dict(session.get_modelmeta().custom_metadata_map)
