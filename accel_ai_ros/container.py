@@ -58,13 +58,14 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from accel_ai_ros import intra_process
+from accel_ai_ros.errors import AccelAiError
 
 ENTRY_POINT_GROUP = 'rclpy_components'
 _BOOL_ARGUMENTS = ('use_intra_process_comms', 'forward_global_arguments', 'enable_rosout')
 _LOG_LEVELS = {int(s) for s in LoggingSeverity if int(s) > 0}
 
 
-class ComponentError(Exception):
+class ComponentError(AccelAiError):
     """A load request that cannot be served; the message goes back to the caller."""
 
 

@@ -92,7 +92,6 @@ def _load_cameras(container: ComponentContainer, engine: Path, ns: str,
              # Arrays arrive as array('d') from a LoadNode request: the node takes them.
              'mean': [0.0, 0.0, 0.0], 'std': [1.0, 1.0, 1.0]},
             extra))
-        node.get_logger().info('loaded')
         nodes.append(node)
     return nodes
 
