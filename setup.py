@@ -31,7 +31,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
         (os.path.join('share', package_name, 'launch'), glob('launch/*.launch.py')),
         (os.path.join('share', package_name, 'config'),
-         glob('config/*.yaml') + glob('config/*.xml')),
+         glob('config/*.yaml') + glob('config/*.xml') + glob('config/*.txt')),
     ],
     install_requires=['setuptools', 'numpy', 'opencv-python-headless', 'pyyaml', 'onnx'],
     extras_require={
@@ -58,9 +58,9 @@ setup(
             'image_source = accel_ai_ros_tools.image_source:main',
             'demo = accel_ai_ros_tools.demo:main',
             'make_demo_models = accel_ai_ros_tools.demo_models:main',
-            'accel-ai-bench = accel_ai_ros_tools.bench:main',
-            'accel-ai-build = accel_ai_ros_tools.build:main',
-            'accel-ai-variants = accel_ai_ros_tools.variants.cli:main',
+            'benchmark = accel_ai_ros_tools.bench:main',
+            'build_engine = accel_ai_ros_tools.build:main',
+            'make_variants = accel_ai_ros_tools.variants.cli:main',
             'train_demo_models = accel_ai_ros_tools.demo_train:main',
         ],
         # Node classes that component_container loads (accel_ai_ros/container.py), named as

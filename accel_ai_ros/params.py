@@ -125,7 +125,7 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     _p('max_batch', 8, 'Most frames a shared engine runs in one call (share_engine; an '
        'engine with a fixed batch N takes at most N).', read_only=True, min_value=1,
        max_value=64),
-    _p('precision_report', '', 'Trade-off report (report.json of accel-ai-bench precision) '
+    _p('precision_report', '', 'Trade-off report (report.json of benchmark precision) '
        'with the measured accuracy and latency of each precision (empty: none).',
        read_only=True),
     _p('use_recommended_precision', False, 'Start from the fastest configured precision '

@@ -73,7 +73,7 @@ def accuracy_floor_problem(report: Report, precision: str, min_accuracy: float,
     accuracy = accuracy_for(report, precision, chosen)
     if accuracy is None:
         return (f'the precision report has no accuracy for {precision}; measure it with '
-                'accel-ai-bench precision, or set min_accuracy to 0')
+                'benchmark precision, or set min_accuracy to 0')
     if accuracy < min_accuracy:
         row = row_for(report, precision, chosen)
         metric = row['accuracy_metric'] if row else 'accuracy'

@@ -97,7 +97,7 @@ def check_row(row: Row) -> None:
     for name, types in ROW_FIELDS.items():
         if name not in row:
             raise ReportError(f'a report row lacks {name!r}; regenerate the report with '
-                              f'accel-ai-bench precision')
+                              f'benchmark precision')
         if not isinstance(row[name], types) or isinstance(row[name], bool):
             raise ReportError(f'report row {row.get("variant")!r}: {name} is '
                               f'{row[name]!r}, expected {"/".join(t.__name__ for t in types)}')
@@ -110,15 +110,15 @@ def check_row(row: Row) -> None:
 def check_report(report: Report) -> None:
     """Raise ReportError when ``report`` does not follow the schema."""
     if not isinstance(report, dict):
-        raise ReportError('a report is a JSON object; regenerate it with accel-ai-bench '
+        raise ReportError('a report is a JSON object; regenerate it with benchmark '
                           'precision')
     missing = [f for f in REPORT_FIELDS if f not in report]
     if missing:
         raise ReportError(f'the report lacks {", ".join(missing)}; regenerate it with '
-                          f'accel-ai-bench precision')
+                          f'benchmark precision')
     if report['format'] != FORMAT:
         raise ReportError(f'report format {report["format"]!r} is not {FORMAT}; regenerate '
-                          f'it with this version of accel-ai-bench precision')
+                          f'it with this version of benchmark precision')
     if not isinstance(report['rows'], list):
         raise ReportError("the report's rows are not a list")
     for row in report['rows']:
@@ -142,11 +142,11 @@ def load_report(path: Union[str, 'os.PathLike[str]']) -> Report:
         with open(path, encoding='utf-8') as f:
             report = json.load(f)
     except FileNotFoundError:
-        raise ReportError(f'no report at {str(path)!r}; create one with accel-ai-bench '
+        raise ReportError(f'no report at {str(path)!r}; create one with benchmark '
                           f'precision --output-dir') from None
     except (OSError, ValueError) as error:
         raise ReportError(f'cannot read the report {str(path)!r} ({error}); regenerate it '
-                          f'with accel-ai-bench precision') from None
+                          f'with benchmark precision') from None
     check_report(report)
     return dict(report)
 

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-bench``: benchmarks that print figures (never timed unit tests).
+"""``benchmark``: benchmarks that print figures (never timed unit tests).
 
 Each subcommand lives in its own module with ``add_arguments(parser)`` and
 ``run(args) -> int``; this dispatcher imports only the one asked for, so a missing optional
@@ -51,7 +51,7 @@ SUBCOMMANDS = {
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one benchmark subcommand; exit 1 with a one-line message on a known error."""
-    parser = argparse.ArgumentParser(prog='accel-ai-bench', description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog='benchmark', description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True)
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith('-')), None)
@@ -62,14 +62,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             try:
                 modules[name] = importlib.import_module(module_name)
             except ImportError as exc:
-                print(f'accel-ai-bench {name}: cannot start: {exc}', file=sys.stderr)
+                print(f'benchmark {name}: cannot start: {exc}', file=sys.stderr)
                 return 1
             modules[name].add_arguments(sub_parser)
     args = parser.parse_args(argv)
     try:
         return int(modules[args.command].run(args))
     except AccelAiError as exc:
-        print(f'accel-ai-bench {args.command}: error: {exc}', file=sys.stderr)
+        print(f'benchmark {args.command}: error: {exc}', file=sys.stderr)
         return 1
 
 

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-bench composition``: what composition saves, measured in one run.
+"""``benchmark composition``: what composition saves, measured in one run.
 
 ``handoff``: 1920x1080 ``bgr8`` frames from ``image_source`` to the inference node (a) in one
 process through the container's in-process hand-off, (b) in one process through DDS, (c) in
@@ -383,7 +383,7 @@ def machine() -> Dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the command line of ``accel-ai-bench composition``."""
+    """Add the command line of ``benchmark composition``."""
     parser.add_argument('what', nargs='?', choices=('all', 'handoff', 'cameras'),
                         default='all')
     parser.add_argument('--params', type=Path, default=None,
@@ -442,7 +442,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the benchmark (also the children's entry point)."""
-    parser = argparse.ArgumentParser(prog='accel-ai-bench composition')
+    parser = argparse.ArgumentParser(prog='benchmark composition')
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

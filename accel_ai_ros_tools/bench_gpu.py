@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-``accel-ai-bench gpu-preprocess``: fused GPU preprocessing against the CPU path.
+``benchmark gpu-preprocess``: fused GPU preprocessing against the CPU path.
 
 Prints p50/p99 milliseconds over ``--iterations`` runs after warm-up, with the device name:
 the CPU reference (:class:`~accel_ai_ros.preprocess.CpuPreprocessor`), and on the GPU the
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='also time the torch backend on a YOLOv8n-shaped network')
     parser.add_argument('--save-model', default='', metavar='DIR',
                         help='with --torch: keep the network in DIR as .pt2 and .onnx, with a '
-                             'node parameter file (yolov8n_shaped.yaml) for accel-ai-bench '
+                             'node parameter file (yolov8n_shaped.yaml) for benchmark '
                              'latency')
 
 
@@ -224,7 +224,7 @@ def yolov8n_shaped(torch: Any) -> Any:
 
 #: The node's parameters for the network :func:`save_yolov8n_shaped` writes.
 NODE_PARAMS = """# The YOLOv8n-shaped network (random weights) that
-# accel-ai-bench gpu-preprocess --torch --save-model writes; the same .pt2 serves fp32 and
+# benchmark gpu-preprocess --torch --save-model writes; the same .pt2 serves fp32 and
 # fp16 (the torch backend casts the weights).
 /**:
   ros__parameters:

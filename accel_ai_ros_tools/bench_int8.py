@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-bench int8``: both INT8 targets and mixed precision against FP32, on this CPU.
+"""``benchmark int8``: both INT8 targets and mixed precision against FP32, on this CPU.
 
 Takes the face detector (``--model``, e.g. ../shared/models/face-detector-slim-320), makes
 its INT8 variants with the variants library, calibrated on

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-bench latency``: the node's end-to-end latency against bare inference.
+"""``benchmark latency``: the node's end-to-end latency against bare inference.
 
 For each frame size, in one run: a publisher (another process by default) stamps and
 publishes ``bgr8`` frames at a set rate to a real :class:`~accel_ai_ros.node.InferenceNode`
@@ -678,7 +678,7 @@ def run(args: argparse.Namespace) -> int:
     host = machine()
     mode = 'this process' if args.same_process else 'another process'
     pace = f'at {args.rate:g} Hz' if args.rate > 0 else 'back to back'
-    print(f'accel-ai-bench latency: {model_name}, publisher in {mode}, {args.frames} frames '
+    print(f'benchmark latency: {model_name}, publisher in {mode}, {args.frames} frames '
           f'{pace} per size (+{args.warmup} warm-up), GIL switch interval at start '
           f'{sys.getswitchinterval() * 1e3:g} ms', flush=True)
     print(f'machine: {host["system"]}, {host["cpus"]} CPUs, Python {host["python"]}, load '

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-bench precision``: accuracy against latency for every precision variant.
+"""``benchmark precision``: accuracy against latency for every precision variant.
 
 For each variant x each requested backend that can run here, a fresh process measures
 latency p50/p95/p99 and throughput of the node's exact path (``FrameProcessor.process`` on
@@ -21,11 +21,11 @@ outputs on the data set give the accuracy (labelled data) or the agreement with 
 reference (no labels). Writes ``report.json``, ``accuracy_vs_latency.png`` and
 ``accuracy_vs_throughput.png``, prints a table and the recommendation::
 
-    accel-ai-bench precision --demo models/demo --dataset digits --min-accuracy 0.95
-    accel-ai-bench precision --variants out/variants.json --dataset skimage
+    benchmark precision --demo models/demo --dataset digits --min-accuracy 0.95
+    benchmark precision --variants out/variants.json --dataset skimage
         --params-file config/face_detector.yaml --output-dir reports/face  (one line)
 
-Variants come from ``--variants variants.json`` (accel-ai-variants or demo_train;
+Variants come from ``--variants variants.json`` (make_variants or demo_train;
 repeatable), ``--demo DIR`` (the demo's manifest.json), ``--variant name=path`` (repeatable;
 the precision is read from the name), all of them together when their preprocessing agrees,
 or, failing those, the ``engines.<precision>`` of ``--params-file``. Each row also records
@@ -102,7 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group('variants (combine them to put every lever in one '
                                       'study; their preprocessing must agree)')
     group.add_argument('--variants', metavar='VARIANTS_JSON', action='append', default=[],
-                       help='variants.json written by accel-ai-variants or demo_train; '
+                       help='variants.json written by make_variants or demo_train; '
                             'repeatable')
     group.add_argument('--demo', metavar='DIR', help='the demo models folder (manifest.json)')
     group.add_argument('--variant', action='append', default=[], metavar='NAME=PATH',
@@ -174,22 +174,22 @@ def _preprocessing_values(pre: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def variants_json(path: Path) -> Source:
-    """Read accel-ai-variants' variants.json (format 1); check every file's SHA-256."""
+    """Read make_variants' variants.json (format 1); check every file's SHA-256."""
     data = _read_json(path)
     if data.get('format') != 1 or not isinstance(data.get('variants'), list):
         raise ParameterError(f'{str(path)!r} is not a format-1 variants.json; regenerate it '
-                             f'with accel-ai-variants')
+                             f'with make_variants')
     variants = []
     for entry in data['variants']:
         file = path.parent / str(entry['path'])
         if not file.is_file():
             raise EngineError(f'variant {entry["name"]!r}: {str(file)!r} is missing; '
-                              f're-run accel-ai-variants')
+                              f're-run make_variants')
         digest = sha256_of(file)
         if entry.get('sha256') and entry['sha256'] != digest:
             raise EngineError(f'variant {entry["name"]!r}: {str(file)!r} changed since '
                               f'variants.json was written (SHA-256 differs); re-run '
-                              f'accel-ai-variants')
+                              f'make_variants')
         notes = str(entry.get('notes', ''))
         variants.append(Variant(str(entry['name']), str(entry['precision']), file, digest,
                                 notes, lever_of(entry.get('options'), notes)))
@@ -270,7 +270,7 @@ def read_params_file(path: Path) -> Dict[str, Any]:
     return flat
 
 
-#: Variant names that say nothing once several models share a report (accel-ai-variants').
+#: Variant names that say nothing once several models share a report (make_variants').
 _GENERIC = ('fp32', 'fp16', 'int8', '2:4', 'magnitude', 'channel')
 
 
@@ -278,7 +278,7 @@ def merge_sources(sources: Sequence[Source]) -> Source:
     """Join several sources into one; refuse sources whose preprocessing disagrees.
 
     A variant whose name is already taken, or is only a precision or pruning method
-    (accel-ai-variants' ``fp16``, ``magnitude_int8``), is renamed after its file
+    (make_variants' ``fp16``, ``magnitude_int8``), is renamed after its file
     (``digits_cnn_fp16``), so every row of the report stays distinguishable.
     """
     merged = Source([], sources[0].folder, dict(sources[0].values), sources[0].labels_file,
@@ -453,7 +453,7 @@ def run(args: argparse.Namespace) -> int:
         int(values.get('intra_op_threads', 0) or 0)
     providers = tuple(values.get('providers') or ('CPUExecutionProvider',))
     images = [s.image for s in dataset.samples]
-    print(f'accel-ai-bench precision: {len(source.variants)} variant(s) from {source.kind}, '
+    print(f'benchmark precision: {len(source.variants)} variant(s) from {source.kind}, '
           f'{dataset.description}; task {settings.task}; backends {", ".join(backends)}; '
           f'{args.warmup} warm-up + {args.iterations} timed frames per loop', flush=True)
     runs: List[Tuple[Variant, str, Dict[str, Any]]] = []

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-``accel-ai-bench soak`` and ``accel-ai-bench swap-storm``: the node under a long stream.
+``benchmark soak`` and ``benchmark swap-storm``: the node under a long stream.
 
 Both start the real ``inference_node`` in its own process with the demo models, publish
 640x480 rgb8 frames at ``--rate`` Hz from this process over DDS on loopback, and print what

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-bench sparsity``: what 2:4 sparsity and pruning really give, measured.
+"""``benchmark sparsity``: what 2:4 sparsity and pruning really give, measured.
 
 Two benchmarks:
 
@@ -150,13 +150,13 @@ def run_cuda(args: argparse.Namespace) -> int:
         raise BackendUnavailableError(f'PyTorch is not importable ({exc}); install a CUDA '
                                       f'build: pip install torch') from exc
     if not torch.cuda.is_available():
-        print('accel-ai-bench sparsity: no CUDA device is visible to PyTorch; 2:4 sparse '
+        print('benchmark sparsity: no CUDA device is visible to PyTorch; 2:4 sparse '
               'kernels need an NVIDIA GPU of compute capability 8.0 or newer (use --onnx-cpu '
               'for the CPU comparison)')
         return 1
     capability = torch.cuda.get_device_capability()
     if capability < (8, 0):
-        print(f'accel-ai-bench sparsity: {torch.cuda.get_device_name()} has compute '
+        print(f'benchmark sparsity: {torch.cuda.get_device_name()} has compute '
               f'capability {capability[0]}.{capability[1]}; 2:4 sparse tensor cores need 8.0 '
               f'or newer (Ampere, Ada, Hopper, Jetson Orin)')
         return 1

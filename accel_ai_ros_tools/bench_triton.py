@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-bench triton``: what a Triton server costs against local ONNX Runtime.
+"""``benchmark triton``: what a Triton server costs against local ONNX Runtime.
 
 Two measurements in one run, on one ONNX model that the server also serves (give its URL):
 
@@ -225,7 +225,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry for the client processes (``--client KIND ONNX URL RATE DURATION THREADS``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] != ['--client'] or len(argv) != 7:
-        print('usage: accel-ai-bench triton ...', file=sys.stderr)
+        print('usage: benchmark triton ...', file=sys.stderr)
         return 2
     kind, onnx, url, rate, duration, threads = argv[1:]
     print(json.dumps(client_main(kind, onnx, url, float(rate), float(duration), int(threads))))

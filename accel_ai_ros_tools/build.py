@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-build``: build TensorRT engines from an ONNX model, one per precision.
+"""``build_engine``: build TensorRT engines from an ONNX model, one per precision.
 
 fp32 from an FP32 model, fp16 from an FP16 model, int8 from a model with Q/DQ nodes (on
 TensorRT 10, ``--legacy-flags`` sets BuilderFlag.FP16/INT8 instead). The model is checked
@@ -45,7 +45,7 @@ from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 
-PROG = 'accel-ai-build'
+PROG = 'build_engine'
 Shape = Tuple[int, ...]
 
 

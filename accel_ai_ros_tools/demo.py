@@ -12,13 +12,19 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The demo: a camera stream classified live, with accuracy, latency and precision swaps.
+"""The demo: a camera stream run live, with accuracy, latency and precision swaps.
 
 One process holds three nodes on one executor, the composition ``launch`` would start on a
-robot: ``image_source`` publishes held-out handwritten digits at a set rate and size, the
-``inference_node`` classifies them with the engine for the current precision, and a monitor
-scores each result against the ground truth the source knows, prints a line a second, and
-switches ``precision`` through the node's parameter callback (as ``ros2 param set`` does).
+robot: ``image_source`` publishes frames at a set rate and size, the ``inference_node`` runs
+the engine for the current precision, and a monitor prints a line a second and switches
+``precision`` through the node's parameter callback (as ``ros2 param set`` does).
+
+By default the frames are held-out handwritten digits and the model is the demo's digit
+classifier, so each result is scored against the ground truth the source knows. With
+``--params-file`` (and ``--model-dir``) any model runs instead, for example a detector
+(``config/yolo.yaml`` for an Ultralytics export), on a video file or an image folder
+(``--source video|folder --path ...``); ``--save-annotated DIR`` writes what
+``~/image_annotated`` shows, one image a second.
 """
 
 import argparse
@@ -35,21 +41,27 @@ from typing import List
 from typing import Optional
 from typing import Sequence
 
+import cv2
 import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
 from std_msgs.msg import Float32
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.node import InferenceNode
+from accel_ai_ros.params import configured_precisions
 from accel_ai_ros.tasks.registry import task_named
 from accel_ai_ros_tools import demo_models
 from accel_ai_ros_tools.environment import configure_dds_environment
 from accel_ai_ros_tools.environment import find_config
+from accel_ai_ros_tools.frame_sources import SOURCE_KINDS
 from accel_ai_ros_tools.image_source import ImageSource
+from accel_ai_ros_tools.variants.calibration import load_params_file
 
 
 def require_config(name: str) -> Path:
@@ -84,8 +96,9 @@ class DemoMonitor(Node):
     """Score results against the source's ground truth and switch precision on a schedule."""
 
     def __init__(self, source: ImageSource, inference: InferenceNode,
-                 precisions: Sequence[str], switch_every_s: float, **kwargs: object) -> None:
-        """Subscribe to the inference node's results and latency."""
+                 precisions: Sequence[str], switch_every_s: float, task: str,
+                 save_annotated: Optional[Path] = None, **kwargs: object) -> None:
+        """Subscribe to the inference node's results, latency and annotated images."""
         super().__init__('demo_monitor', **kwargs)  # type: ignore[arg-type]
         self._source = source
         self._inference = inference
@@ -98,8 +111,16 @@ class DemoMonitor(Node):
         self._next_switch = self._started + switch_every_s
         self._switch_index = 0
         prefix = inference.get_fully_qualified_name()
-        msg_type: Any = task_named('classification').message_type()
-        self.create_subscription(msg_type, f'{prefix}/results', self._on_result, 50)
+        self._task = task
+        msg_type: Any = task_named(task).message_type()
+        if msg_type is not None:
+            self.create_subscription(msg_type, f'{prefix}/results', self._on_result, 50)
+        self._save_annotated = save_annotated
+        self._saved_at = 0.0
+        if save_annotated is not None:
+            save_annotated.mkdir(parents=True, exist_ok=True)
+            self.create_subscription(Image, f'{prefix}/image_annotated', self._on_annotated,
+                                     qos_profile_sensor_data)
         self.create_subscription(Float32, f'{prefix}/latency', self._on_latency, 50)
         self.create_timer(1.0, self._tick)
 
@@ -111,13 +132,23 @@ class DemoMonitor(Node):
 
     def _on_result(self, msg: object) -> None:
         label = self._source.label_for(msg.header.stamp)  # type: ignore[attr-defined]
-        results = msg.results  # type: ignore[attr-defined]
+        results = getattr(msg, 'results', None)  # classification only: scored
         with self._lock:
             for score in (self._score(), self._window):
                 score.frames += 1
                 if label is not None and results:
                     score.scored += 1
                     score.correct += int(results[0].class_id == str(label))
+
+    def _on_annotated(self, msg: Image) -> None:
+        now = time.monotonic()
+        if self._save_annotated is None or now - self._saved_at < 1.0:
+            return
+        self._saved_at = now
+        pixels = np.frombuffer(bytes(msg.data), dtype=np.uint8).reshape(
+            msg.height, msg.step)[:, :msg.width * 3].reshape(msg.height, msg.width, 3)
+        name = f'annotated_{msg.header.stamp.sec}_{msg.header.stamp.nanosec:09d}.jpg'
+        cv2.imwrite(str(self._save_annotated / name), pixels)
 
     def _on_latency(self, msg: Float32) -> None:
         with self._lock:
@@ -158,20 +189,51 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument('--width', type=int, default=640)
     parser.add_argument('--height', type=int, default=480)
     parser.add_argument('--rate', type=float, default=30.0, help='frames per second')
+    parser.add_argument('--params-file', default='',
+                        help='node parameters of another model, e.g. the installed '
+                             'config/yolo.yaml (default: config/demo.yaml, the digits)')
+    parser.add_argument('--model-dir', default='',
+                        help='folder the --params-file engines are in')
+    parser.add_argument('--source', default='digits', choices=SOURCE_KINDS,
+                        help='frames: digits (labelled), pattern, folder, video or v4l2')
+    parser.add_argument('--path', default='',
+                        help='the image folder, video file or camera device of --source')
+    parser.add_argument('--save-annotated', default='', metavar='DIR',
+                        help='write one annotated frame (~/image_annotated) a second to DIR')
     return parser.parse_args(argv)
+
+
+def precisions_that_run(precisions: Sequence[str], duration_s: float,
+                        switch_every_s: float) -> List[str]:
+    """Return the precisions the schedule reaches within the duration, in order."""
+    switches = int(duration_s // switch_every_s) if switch_every_s > 0 else 0
+    return list(precisions[:1 + switches])
 
 
 def run(args: argparse.Namespace) -> int:
     """Build models if needed, run the three nodes, print the summary."""
-    models = Path(args.models).resolve()
-    if not (models / 'digits_fp32.onnx').is_file():
-        print(f'building the demo models in {models}', flush=True)
-        if demo_models.main(['--output-dir', str(models)]) != 0:
-            return 1
-    precisions = [p for p in args.precisions.split(',') if p]
+    if args.params_file:
+        params_file = Path(args.params_file).expanduser().resolve()
+        models = Path(args.model_dir or '.').expanduser().resolve()
+        values = load_params_file(params_file)
+        configured = configured_precisions(values)
+        precisions = [p for p in args.precisions.split(',') if p in configured] or configured
+    else:
+        params_file = require_config('demo.yaml')
+        models = Path(args.models).resolve()
+        if not (models / 'digits_fp32.onnx').is_file():
+            print(f'building the demo models in {models}', flush=True)
+            if demo_models.main(['--output-dir', str(models)]) != 0:
+                return 1
+        values = load_params_file(params_file)
+        precisions = [p for p in args.precisions.split(',') if p]
+    if not precisions:
+        raise AccelAiError(f'{params_file} configures no engine; set engines.fp32 in it')
     configure_dds_environment()  # loopback only, large-frame profile, unless set already
-    ros_args = ['--ros-args', '--params-file', str(require_config('demo.yaml')),
+    ros_args = ['--ros-args', '--params-file', str(params_file),
                 '-p', f'model_dir:={models}', '-p', f'precision:={precisions[0]}']
+    if args.save_annotated:
+        ros_args += ['-p', 'publish_annotated:=true']
     context = rclpy.Context()
     rclpy.init(args=ros_args, context=context)
     # One executor thread is enough: inference runs on the node's own worker thread.
@@ -180,15 +242,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         source = ImageSource(context=context, parameter_overrides=[
             Parameter('width', value=args.width), Parameter('height', value=args.height),
-            Parameter('rate_hz', value=args.rate)])
+            Parameter('rate_hz', value=args.rate), Parameter('source', value=args.source),
+            Parameter('path', value=args.path)])
         inference = InferenceNode(context=context)
-        monitor = DemoMonitor(source, inference, precisions, args.switch_every,
-                              context=context)
+        monitor = DemoMonitor(
+            source, inference, precisions, args.switch_every, str(values['task']),
+            Path(args.save_annotated).resolve() if args.save_annotated else None,
+            context=context)
         nodes = [source, inference, monitor]
         for node in nodes:
             executor.add_node(node)
-        print(f'demo: {args.width}x{args.height} digits at {args.rate:g} Hz for '
-              f'{args.duration:g} s, precisions {", ".join(precisions)}', flush=True)
+        shown = precisions_that_run(precisions, args.duration, args.switch_every)
+        print(f'demo: {args.width}x{args.height} {args.source} at {args.rate:g} Hz for '
+              f'{args.duration:g} s, precisions {", ".join(shown)}', flush=True)
         end = time.monotonic() + args.duration
         while context.ok() and time.monotonic() < end:
             executor.spin_once(timeout_sec=0.1)
@@ -201,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
         executor.shutdown()
         rclpy.try_shutdown(context=context)
     if nodes:
-        print('\nsummary (this machine, CPU, ONNX Runtime):')
+        print('\nsummary (this machine):')
         for precision, score in monitor.scores.items():
             print(f'  {precision:4s} {score.frames:5d} results | {score.line()}')
         counters = inference.counters.snapshot()

@@ -140,7 +140,7 @@ def _fp16(model: Any) -> Any:
 
 def _quantize_int8(fp32: Any, calibration: np.ndarray) -> Tuple[Any, Dict[str, Any]]:
     """
-    Quantize through the variants library as ``accel-ai-variants --int8-target cpu`` does.
+    Quantize through the variants library as ``make_variants --int8-target cpu`` does.
 
     The demo runs on ONNX Runtime's CPU provider, so its INT8 model is the ``cpu`` target
     (uint8 activations, int8 weights, 7-bit weights on CPUs without VNNI). The calibration

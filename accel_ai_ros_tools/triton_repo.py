@@ -203,7 +203,7 @@ def write_model(repo: Path, name: str, onnx_path: Path, kind: str = 'onnxruntime
 
 def write_variants(repo: Path, manifest_path: Path, kind: str = 'onnxruntime',
                    **options: Any) -> Dict[str, Path]:
-    """Write every variant of an accel-ai-variants manifest; return name -> model folder."""
+    """Write every variant of an make_variants manifest; return name -> model folder."""
     from accel_ai_ros_tools.variants import manifest as mf
 
     manifest = mf.read_manifest(manifest_path)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# accel-ai-bench triton against a real Triton server on 127.0.0.1: pytriton's bundled
+# benchmark triton against a real Triton server on 127.0.0.1: pytriton's bundled
 # tritonserver (test/triton_server.py, environment built once under build/triton-server),
 # serving the model through the Python backend (ONNX Runtime inside the server).
-# Usage: bash scripts/bench_triton.sh [MODEL.onnx] [accel-ai-bench triton options...]
+# Usage: bash scripts/bench_triton.sh [MODEL.onnx] [benchmark triton options...]
 #   MODEL defaults to ../shared's face detector (320x240). A model with a dynamic batch
 #   dimension is served twice, with and without dynamic batching, and the clients run on both.
 set -euo pipefail

@@ -27,6 +27,12 @@ accel_env_load_venv() {
     *":$VENV/bin:"*) ;;
     *) export PATH="$VENV/bin:$PATH" ;;
   esac
+  # The package's executables (where `ros2 run accel_ai_ros <name>` finds them), so that
+  # `benchmark`, `make_variants`, `build_engine`, ... are typed as the README prints them.
+  case ":$PATH:" in
+    *":$VENV/lib/accel_ai_ros:"*) ;;
+    *) export PATH="$VENV/lib/accel_ai_ros:$PATH" ;;
+  esac
   # The venv is the ament prefix: share/ament_index, lib/<pkg>/ executables, lib/*.so.
   case ":${AMENT_PREFIX_PATH:-}:" in
     *":$VENV:"*) ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The node on a GPU machine without ROS or network, in one invocation (docs/gpu.md):
 # the GPU tests, then the latency benchmark at 1920x1080 bgr8 beside the bare chain
-# (accel-ai-bench gpu-preprocess --torch), then the CPU path (ONNX Runtime) for comparison.
+# (benchmark gpu-preprocess --torch), then the CPU path (ONNX Runtime) for comparison.
 # Usage, from the project checkout on that machine:
 #   bash scripts/gpu_measure.sh ROSDEV_TAR OUT_DIR [tests] [bench] [cpu] [gil] [nodetests] [quick]
 # ROSDEV_TAR is ../shared/gpu-ros's rosdev.tar.xz (make-bundle.sh), with rosenv.sh beside it.

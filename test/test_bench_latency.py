@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-bench latency`` runs end to end on a few small frames (no timing thresholds)."""
+"""``benchmark latency`` runs end to end on a few small frames (no timing thresholds)."""
 
 import json
 import math

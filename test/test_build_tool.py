@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-build``: arguments, errors, and the ONNX precision check made before building.
+"""``build_engine``: arguments, errors, and the ONNX precision check made before building.
 
 The models are real: an FP32 classifier from ``onnx.helper``, its FP16 conversion by
 onnxconverter-common, and Q/DQ and QOperator quantizations by onnxruntime.quantization.
@@ -96,7 +96,7 @@ def test_precision_request_checks() -> None:
     assert check_precision_request('fp16', fp16, 11) == []
     assert check_precision_request('int8', qdq, 11) == []
     [warning] = check_precision_request('fp16', fp32, 11)
-    assert 'runs in FP32' in warning and 'accel-ai-variants' in warning
+    assert 'runs in FP32' in warning and 'make_variants' in warning
     assert '--legacy-flags' not in warning
     assert '--legacy-flags' in check_precision_request('fp16', fp32, 10)[0]
     assert check_precision_request('fp16', fp32, 10, legacy_flags=True) == []
@@ -151,7 +151,7 @@ def test_bad_arguments_exit_2_or_1(tmp_path: Path, capsys: pytest.CaptureFixture
     for argv, expected in cases:
         assert main(argv) == 1
         err = capsys.readouterr().err
-        assert err.count('\n') == 1 and err.startswith('accel-ai-build: error:'), err
+        assert err.count('\n') == 1 and err.startswith('build_engine: error:'), err
         assert expected in err
 
 

@@ -136,7 +136,7 @@ def test_int8_model_is_the_cpu_target(models: Path) -> None:
     """
     The INT8 file is the variants library's ``cpu`` target for this CPU.
 
-    Guards item 5 of issue 16 (the demo makes its INT8 model as accel-ai-variants does):
+    Guards item 5 of issue 16 (the demo makes its INT8 model as make_variants does):
     uint8 activations with zero points, int8 per-channel weights with zero points 0, the
     target in the metadata, and 7-bit weights exactly where this CPU lacks VNNI.
     """

@@ -266,7 +266,7 @@ def test_plan_engine_decisions(tmp_path: Path) -> None:
     missing = tmp_path / 'absent.engine'
     assert plan_engine(missing, onnx, False).action == 'build'
     refused = plan_engine(missing, '', False)
-    assert refused.action == 'refuse' and 'accel-ai-build' in refused.reason
+    assert refused.action == 'refuse' and 'build_engine' in refused.reason
     assert plan_engine('', onnx, False).action == 'build'
     assert plan_engine('', '', False).action == 'refuse'
     assert plan_engine(engine, onnx, True).action == 'build'
@@ -367,7 +367,7 @@ def test_layer_precision_summary() -> None:
     with pytest.raises(ValueError):
         summarize_layer_precisions('{"Bindings": []}')
     warning = precision_warning('fp16', {'fp32': 12})
-    assert warning is not None and 'accel-ai-variants' in warning
+    assert warning is not None and 'make_variants' in warning
     assert precision_warning('fp16', counts) is None
     assert precision_warning('fp32', {'fp32': 12}) is None
     assert precision_warning('fp16', names_only) is None
@@ -420,7 +420,7 @@ def test_deserialize_failure_message(tmp_path: Path,
                                        ['Serialization assertion failed\nversion'], False)
     assert '\n' not in text and 'm.engine' in text and 're-copy' in text
     assert 'TensorRT 11.3.0 on NVIDIA H100 80GB HBM3 (compute 9.0)' in text
-    assert 'accel-ai-build' in text and 'ONNX source' in text
+    assert 'build_engine' in text and 'ONNX source' in text
     if manifest is None:
         assert 'no manifest' in text
     else:

@@ -418,7 +418,7 @@ def test_node_counts_failed_frames_while_the_server_is_down(ros: Any, client_lib
 
 def test_variants_export_a_repository_the_server_loads(server: Any, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture) -> None:
-    """accel-ai-variants --triton-repo: <model>_<precision>/1/model.onnx + config.pbtxt."""
+    """make_variants --triton-repo: <model>_<precision>/1/model.onnx + config.pbtxt."""
     from accel_ai_ros_tools.variants.cli import main
     model = make_classifier(tmp_path / 'net.onnx', seed=7)
     assert main([str(model), '--output-dir', str(tmp_path / 'variants'), '--precisions',
@@ -437,7 +437,7 @@ def test_variants_export_a_repository_the_server_loads(server: Any, tmp_path: Pa
 
 def test_benchmark_prints_both_tables(server: Any, classifier: Dict[str, Any], tmp_path: Path,
                                       capsys: pytest.CaptureFixture) -> None:
-    """accel-ai-bench triton runs end to end (tiny counts; the figures are not checked)."""
+    """benchmark triton runs end to end (tiny counts; the figures are not checked)."""
     import json
 
     from accel_ai_ros_tools.bench import main

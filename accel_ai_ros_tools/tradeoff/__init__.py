@@ -17,5 +17,5 @@
 :mod:`~accel_ai_ros_tools.tradeoff.metrics` and :mod:`~accel_ai_ros.precision_report` are
 pure logic (no files opened except by ``save_report``/``load_report``, no rclpy);
 ``datasets`` reads images and annotations, ``plots`` writes PNG files with matplotlib, and
-``accel-ai-bench precision`` (:mod:`accel_ai_ros_tools.bench_precision`) measures.
+``benchmark precision`` (:mod:`accel_ai_ros_tools.bench_precision`) measures.
 """

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The trade-off report as a fixed-width text table (``accel-ai-bench precision`` prints it).
+"""The trade-off report as a fixed-width text table (``benchmark precision`` prints it).
 
 One line per row: lever, latency, throughput, memory, the file's size (raw and zlib -9),
 its parameters and their non-zero share, the accuracy metric and the agreement with the

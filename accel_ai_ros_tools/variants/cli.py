@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-variants``: FP32, FP16, INT8 (and pruned) ONNX variants of one model.
+"""``make_variants``: FP32, FP16, INT8 (and pruned) ONNX variants of one model.
 
 Writes ``<stem>_fp32.onnx`` (the fixed-up FP32 model), ``<stem>_fp16.onnx``,
 ``<stem>_int8.onnx``, optional pruned ``<stem>_<method>.onnx`` files with their own FP16
@@ -43,7 +43,7 @@ from accel_ai_ros.fileio import atomic_output
 from accel_ai_ros.params import defaults
 from accel_ai_ros.tasks.registry import TASK_NAMES
 
-PROG = 'accel-ai-variants'
+PROG = 'make_variants'
 _SOURCES = (('calibration_images', 'images'), ('calibration_video', 'video'),
             ('calibration_bag', 'bag'), ('calibration_topic', 'topic'))
 
@@ -479,7 +479,7 @@ def _frame_list(frames: Sequence[int]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run ``accel-ai-variants``; return its exit status."""
+    """Run ``make_variants``; return its exit status."""
     args = _parser().parse_args(argv)
     try:
         path = run(args)

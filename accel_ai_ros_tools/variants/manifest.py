@@ -122,19 +122,19 @@ def read_manifest(path: Path) -> Dict[str, Any]:
             data = json.load(f)
     except OSError as exc:
         raise VariantError(f'cannot read the variants manifest {path} ({exc.strerror}); '
-                           f'write it with accel-ai-variants') from None
+                           f'write it with make_variants') from None
     except ValueError as exc:
         raise VariantError(f'{path} is not valid JSON ({exc}); write it again with '
-                           f'accel-ai-variants') from None
+                           f'make_variants') from None
     if not isinstance(data, dict) or data.get('format') != MANIFEST_FORMAT:
         raise VariantError(f'{path} is not a variants manifest of format {MANIFEST_FORMAT}; '
-                           f'write it again with accel-ai-variants')
+                           f'write it again with make_variants')
     for key in ('source', 'preprocessing', 'task', 'variants'):
         if key not in data:
-            raise VariantError(f'{path} has no "{key}"; write it again with accel-ai-variants')
+            raise VariantError(f'{path} has no "{key}"; write it again with make_variants')
     for variant in data['variants']:
         for key in ('name', 'precision', 'path', 'sha256', 'size_bytes', 'notes', 'options'):
             if key not in variant:
                 raise VariantError(f'a variant in {path} has no "{key}"; write it again '
-                                   f'with accel-ai-variants')
+                                   f'with make_variants')
     return data

@@ -496,7 +496,7 @@ def make_pruned_variant(model_path: Path, method: str, sparsity: float,
     ``sparsity`` is the fraction of weights zeroed ('magnitude', over all layers together
     unless ``scope='layer'``) or of each layer's output channels removed ('channel'); it is
     ignored for '2:4', which always zeroes half. Returns
-    ``out_path``. The accuracy cost is not hidden: measure the result (``accel-ai-bench
+    ``out_path``. The accuracy cost is not hidden: measure the result (``benchmark
     precision``) before deploying it.
     """
     if method not in PRUNE_METHODS:

@@ -39,7 +39,7 @@ from typing import Sequence
 #: Metadata keys a variant carries (ONNX ``metadata_props``).
 INT8_TARGET_KEY = 'accel_ai_ros.int8_target'
 REDUCE_RANGE_KEY = 'accel_ai_ros.int8_reduce_range'
-#: The INT8 targets ``accel-ai-variants --int8-target`` makes.
+#: The INT8 targets ``make_variants --int8-target`` makes.
 INT8_TARGETS = ('tensorrt', 'cpu')
 #: CPU flags (as /proc/cpuinfo names them) of an int8 dot product that sums into int32.
 VNNI_FLAGS = ('avx512_vnni', 'avx_vnni', 'amx_int8')
@@ -149,14 +149,14 @@ def target_warning(metadata: Mapping[str, str], providers: Sequence[str],
             if support.needs_reduce_range else ''
         return (f'INT8 model made for TensorRT (symmetric int8 activations) runs on ONNX '
                 f"Runtime's {', '.join(providers)}: {slow}expect it slower than FP32; make "
-                f'a CPU variant with accel-ai-variants --int8-target cpu')
+                f'a CPU variant with make_variants --int8-target cpu')
     if target == 'cpu' and on_tensorrt:
         return ('INT8 model made for the CPU (uint8 activations with zero points) runs on '
-                'TensorRT, which wants symmetric int8: make it with accel-ai-variants '
+                'TensorRT, which wants symmetric int8: make it with make_variants '
                 '--int8-target tensorrt')
     if target == 'cpu' and metadata.get(REDUCE_RANGE_KEY) == 'false' and \
             support.needs_reduce_range:
         return (f'INT8 model made for a CPU with VNNI (8-bit weights) runs on a CPU '
                 f'without it ({support.describe()}): sums saturate and accuracy drops; '
-                f'make it on this CPU, or with accel-ai-variants --int8-reduce-range on')
+                f'make it on this CPU, or with make_variants --int8-reduce-range on')
     return None

@@ -67,8 +67,8 @@ Progress = Callable[[str], None]
 
 PRECISIONS: Tuple[str, ...] = ('fp32', 'fp16', 'int8')
 
-VARIANTS_HINT = 'make one with accel-ai-variants (or NVIDIA ModelOpt AutoCast)'
-QDQ_HINT = ('quantize the model with Q/DQ nodes: accel-ai-variants, '
+VARIANTS_HINT = 'make one with make_variants (or NVIDIA ModelOpt AutoCast)'
+QDQ_HINT = ('quantize the model with Q/DQ nodes: make_variants, '
             'onnxruntime.quantization.quantize_static(..., quant_format=QuantFormat.QDQ) or '
             'NVIDIA ModelOpt')
 _QOPERATOR_OPS = frozenset({'QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger',
@@ -248,7 +248,7 @@ BUILD_OPTION_DEFAULTS: Dict[str, Any] = {
 def normalize_build_options(options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Return ``options`` with every default filled in and every value in one form.
 
-    Cache keys and manifests hash this, so an engine built by accel-ai-build (which passes
+    Cache keys and manifests hash this, so an engine built by build_engine (which passes
     every option) and one the node asks for (which passes none) get the same key. Raises
     ParameterError for an unknown option or an invalid profile.
     """
@@ -583,7 +583,7 @@ class EngineFromOnnx:
         if dynamic:
             raise ParameterError(
                 f'input(s) {", ".join(dynamic)} have dynamic dimensions; give their range: '
-                f'accel-ai-build --min-shape input:1x3x320x320 --opt-shape input:1x3x640x640 '
+                f'build_engine --min-shape input:1x3x320x320 --opt-shape input:1x3x640x640 '
                 f"--max-shape input:1x3x1280x1280, or in the node's parameter file "
                 f'engine_profile.min/opt/max')
         if not self.profile_shapes:

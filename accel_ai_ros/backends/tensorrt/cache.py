@@ -242,7 +242,7 @@ def plan_engine(engine_path: PathLike, onnx_path: PathLike, force: bool,
                                               'the engine path or the ONNX model path')
         return EnginePlan('refuse', engine, f'engine {engine} does not exist (or is empty) and '
                                             f'no ONNX source is configured; build it with '
-                                            f'accel-ai-build or set the ONNX model path')
+                                            f'build_engine or set the ONNX model path')
     if engine is None:
         return EnginePlan('build', None, f'no engine configured: building from {onnx} into '
                                          f'the engine cache')

@@ -15,7 +15,7 @@
 """The optimization profile of TensorRT engines with dynamic inputs: parsing and checks.
 
 Shapes are written as trtexec writes them, ``name:1x3x640x640``, several inputs separated by
-commas. The command line (``accel-ai-build --min-shape``) and the node's parameters
+commas. The command line (``build_engine --min-shape``) and the node's parameters
 (``engine_profile.min/opt/max``) read them here. Standard library only: the parameter checks
 import this module before anything heavy is loaded.
 """

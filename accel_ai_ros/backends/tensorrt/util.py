@@ -105,7 +105,7 @@ def profile_problem(name: str, shape: Sequence[int], minimum: Sequence[int],
         return None
     return (f"input {name!r} has shape {shape}, outside the engine's optimization profile "
             f'(min {minimum}, max {maximum}); resize the input into that range or rebuild the '
-            f'engine with a wider profile (accel-ai-build --min-shape/--max-shape)')
+            f'engine with a wider profile (build_engine --min-shape/--max-shape)')
 
 
 #: Per-tensor inspector fields that name a type, in the order they are read (lower case):
@@ -175,7 +175,7 @@ def format_precision_summary(counts: Dict[str, int]) -> str:
         return 'no layers reported'
     if set(counts) == {'unknown'}:
         return (f'{total} layers, precisions unknown: the engine was built without '
-                f'ProfilingVerbosity.DETAILED; rebuild it with accel-ai-build to see them')
+                f'ProfilingVerbosity.DETAILED; rebuild it with build_engine to see them')
     if set(counts) <= {'unknown', 'unrecognised'}:
         return (f'{total} layers, precisions unrecognised: this TensorRT writes layer types '
                 f'in a layout this package does not read; please report it with the output '
@@ -190,7 +190,7 @@ def precision_warning(requested: str, counts: Dict[str, int]) -> Optional[str]:
         return None
     return (f'the engine was built as {requested} but runs no {requested} layer '
             f'({format_precision_summary(counts)}); under strong typing the precision comes '
-            f'from the ONNX model: make an {requested} model with accel-ai-variants and rebuild')
+            f'from the ONNX model: make an {requested} model with make_variants and rebuild')
 
 
 def deserialize_failure_message(
@@ -212,7 +212,7 @@ def deserialize_failure_message(
             if mismatches:
                 text += ' - built for ' + ', '.join(mismatches)
         parts.append(text)
-    parts.append('rebuild it for this machine with accel-ai-build, or configure its ONNX '
+    parts.append('rebuild it for this machine with build_engine, or configure its ONNX '
                  'source so that the node rebuilds it')
     errors = ' '.join(trt_errors)
     if not allow_plugins and re.search(r'host code|plugin|lean', errors, re.IGNORECASE):

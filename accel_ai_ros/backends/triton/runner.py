@@ -198,7 +198,7 @@ class TritonRunner(Runner):
                 f'the Triton server at {where} has no model {self.ref.model!r}'
                 + (f' version {self.ref.version}' if self.ref.version else '')
                 + f' (its repository holds: {known}); fix the model name in the URL or add '
-                'the model to the repository (accel-ai-variants --triton-repo)')
+                'the model to the repository (make_variants --triton-repo)')
         states = '; '.join(f'version {e["version"] or "?"} {e["state"] or "not loaded"}'
                            + (f': {e["reason"]}' if e['reason'] else '') for e in entries)
         raise EngineError(f'Triton model {self.name} is not ready on the server ({states}); '
