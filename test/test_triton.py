@@ -437,7 +437,7 @@ def test_variants_export_a_repository_the_server_loads(server: Any, tmp_path: Pa
 
 def test_benchmark_prints_both_tables(server: Any, classifier: Dict[str, Any], tmp_path: Path,
                                       capsys: pytest.CaptureFixture) -> None:
-    """benchmark triton runs end to end (tiny counts; the figures are not checked)."""
+    """The benchmark triton runs end to end (tiny counts; the figures are not checked)."""
     import json
 
     from accel_ai_ros_tools.bench import main
