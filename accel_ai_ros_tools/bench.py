@@ -44,6 +44,8 @@ SUBCOMMANDS = {
              'INT8 targets (tensorrt, cpu) and mixed precision against FP32 on this CPU'),
     'triton': ('accel_ai_ros_tools.bench_triton',
                'a Triton server against local ONNX Runtime: overhead per frame, N clients'),
+    'adaptive': ('accel_ai_ros_tools.bench_adaptive',
+                 'deadline misses under CPU load with adaptive precision off and on'),
     'sparsity': ('accel_ai_ros_tools.bench_sparsity',
                  'what 2:4 semi-structured sparsity really gives (PyTorch on CUDA)'),
 }
