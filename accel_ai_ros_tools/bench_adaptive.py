@@ -356,6 +356,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--budget-ms', type=float, default=0.0,
                         help='latency budget (0: 4 x the idle FP32 inference time + 5 ms)')
     parser.add_argument('--modes', default='off,on', help='adaptive_precision runs, in order')
+    parser.add_argument('--min-dwell-s', type=float, default=5.0,
+                        help='adaptive_min_dwell_s of the node (the other adaptive_* '
+                             'parameters keep their defaults)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -396,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
           f'classes); budget {budget:g} ms', flush=True)
     ros_args = ['--ros-args', '-p', f'engines.fp32:={fp32}', '-p', f'engines.fp16:={fp16}',
                 '-p', 'resize_mode:=stretch', '-p', 'intra_op_threads:=1', '-p', 'top_k:=1',
-                '-p', 'adaptive_breach_window_s:=1.0', '-p', 'adaptive_min_dwell_s:=3.0',
+                '-p', f'adaptive_min_dwell_s:={args.min_dwell_s}',
                 '-p', 'diagnostics_period_s:=0.5']
     heavy = (args.idle_s, args.idle_s + args.heavy_s)
     results = []
