@@ -217,57 +217,14 @@ def make_identity_model(
     return _save(model, path)
 
 
+
 def make_costly_classifier(path: PathLike, size: int = 96, channels: int = 64, layers: int = 3,
                            num_classes: int = 10, seed: int = 0) -> Path:
     """Write a classifier whose cost grows with ``layers`` 3x3 convolutions of ``channels``.
 
     Input 'input' (1, 3, size, size), output 'logits' (1, num_classes), like
-    :func:`make_classifier`; each extra layer adds ``size**2 * channels**2 * 9`` multiply-adds,
-    so two files that differ in ``layers`` or ``size`` really differ in cost.
+    :func:`make_classifier`; the benchmark's builder, so that tests and
+    ``accel-ai-bench adaptive`` run the same models.
     """
-    rng = np.random.default_rng(seed)
-    inits, nodes = [], []
-    previous, width = 'input', 3
-    for i in range(layers):
-        inits += [_weights(rng, f'conv{i}.weight', (channels, width, 3, 3)),
-                  _weights(rng, f'conv{i}.bias', (channels,))]
-        nodes += [helper.make_node('Conv', [previous, f'conv{i}.weight', f'conv{i}.bias'],
-                                   [f'conv{i}'], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-                  helper.make_node('Relu', [f'conv{i}'], [f'relu{i}'])]
-        previous, width = f'relu{i}', channels
-    inits += [_weights(rng, 'fc.weight', (num_classes, width)),
-              _weights(rng, 'fc.bias', (num_classes,))]
-    nodes += [helper.make_node('GlobalAveragePool', [previous], ['pool_out']),
-              helper.make_node('Flatten', ['pool_out'], ['flat_out'], axis=1),
-              helper.make_node('Gemm', ['flat_out', 'fc.weight', 'fc.bias'], ['logits'],
-                               transB=1)]
-    graph = helper.make_graph(
-        nodes, 'costly_classifier',
-        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_tensor_value_info('logits', TensorProto.FLOAT, [1, num_classes])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', DEFAULT_OPSET)],
-                              producer_name='accel_ai_ros-test')
-    return _save(model, path)
-
-
-def make_bright_nan_model(path: PathLike, opset: int = DEFAULT_OPSET) -> Path:
-    """
-    Write a 3-class 'classifier' whose scores are NaN for bright images.
-
-    scores = sqrt(0.6 - mean of each channel), input 'input' (1, 3, 8, 8) float32: finite
-    for dark frames (and the grey warm-up frame), NaN when a channel's mean is over 0.6.
-    """
-    nodes = [
-        helper.make_node('GlobalAveragePool', ['input'], ['pooled']),
-        helper.make_node('Flatten', ['pooled'], ['flat'], axis=1),
-        helper.make_node('Sub', ['limit', 'flat'], ['margin']),
-        helper.make_node('Sqrt', ['margin'], ['scores']),
-    ]
-    limit = numpy_helper.from_array(np.array([0.6], np.float32), 'limit')
-    graph = helper.make_graph(
-        nodes, 'bright_nan',
-        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 8, 8])],
-        [helper.make_tensor_value_info('scores', TensorProto.FLOAT, [1, 3])], [limit])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', opset)],
-                              producer_name='accel_ai_ros-test')
-    return _save(model, path)
+    from accel_ai_ros_tools.bench_adaptive import costly_classifier
+    return costly_classifier(Path(path), size, channels, layers, num_classes, seed)

@@ -21,13 +21,11 @@ budget and FP16 under it.
 """
 
 import os
-from pathlib import Path
 import subprocess
 import sys
 import threading
 import time
 from typing import Any
-from typing import Callable
 from typing import Dict
 from typing import List
 from typing import Optional
@@ -45,36 +43,15 @@ from ros_harness import wait_for
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from accel_ai_ros_tools.bench_adaptive import idle_cost_ms
+from accel_ai_ros_tools.bench_adaptive import pin_to
+
 vision_msgs = pytest.importorskip('vision_msgs.msg',
                                   reason='vision_msgs is not built: run scripts/setup.sh')
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 
 BURNERS = 4
 FRAME_PERIOD_S = 0.1
-
-
-def _pin(cpu: int) -> Callable[[], None]:
-    return lambda: os.sched_setaffinity(0, {cpu})
-
-
-def idle_cost_ms(path: Path, cpu: int) -> float:
-    """Return the median single-thread inference time of ``path`` on ``cpu``, in ms."""
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
-    feed = {'input': np.random.default_rng(0).random((1, 3, 96, 96), dtype=np.float32)}
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        times = []
-        for _ in range(15):
-            start = time.perf_counter()
-            session.run(None, feed)
-            times.append((time.perf_counter() - start) * 1e3)
-    finally:
-        os.sched_setaffinity(0, before)
-    return float(np.median(times[3:]))
 
 
 class Watch:
@@ -137,7 +114,7 @@ def test_load_drives_the_node_to_the_faster_precision_and_back(tmp_path):
     cpu = max(os.sched_getaffinity(0))
     fp32 = make_costly_classifier(tmp_path / 'fp32.onnx', layers=3)
     fp16 = make_costly_classifier(tmp_path / 'fp16.onnx', layers=2)
-    idle = idle_cost_ms(fp32, cpu)
+    idle = idle_cost_ms(fp32, cpu, 96)
     # Four burners leave the node at most a fifth of its CPU: FP32 takes 5x its idle time,
     # over a budget of 4x; FP32 comes back once it is predicted under 0.8 x 4 = 3.2x, which
     # leaves room for the load other processes put on a shared machine.
@@ -152,7 +129,7 @@ def test_load_drives_the_node_to_the_faster_precision_and_back(tmp_path):
          '-p', 'adaptive_breach_window_s:=1.0', '-p', 'adaptive_min_dwell_s:=2.0',
          '-p', 'adaptive_recover_ratio:=0.8',
          '-p', 'diagnostics_period_s:=0.2', '-p', 'drop_rate_warn:=0.5'],
-        env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_pin(cpu))
+        env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, preexec_fn=pin_to(cpu))
     burners: List[subprocess.Popen] = []
     ros = RosHarness()
     camera: Optional[Camera] = None
@@ -168,7 +145,7 @@ def test_load_drives_the_node_to_the_faster_precision_and_back(tmp_path):
         time.sleep(3.0)
         assert watch.precision() == 'fp32', f'idle: fp32 ({idle:.1f} ms) fits {budget:.1f} ms'
         burners = [subprocess.Popen([sys.executable, '-c', 'while True: pass'],
-                                    preexec_fn=_pin(cpu)) for _ in range(BURNERS)]
+                                    preexec_fn=pin_to(cpu)) for _ in range(BURNERS)]
         assert wait_for(lambda: watch.precision() == 'fp16', timeout=20.0), \
             'no fp16 under load: ' + (tmp_path / 'node.log').read_text()[-3000:]
         time.sleep(3.0)
