@@ -118,10 +118,9 @@ class Measurements:
 
     ``latency_ms`` is the p95 of receipt to publish for frames run by the current precision
     (nan when none ran) and ``inference_ms`` their median inference time; ``frames`` how many
-    frames the window holds; ``throttled`` None when no source can tell. ``cost_ms`` holds
-    inference times measured close together in time, so that their ratio is fair under any
-    load: the current precision's over its first frames, each other precision's over its last
-    frames before it was left.
+    frames the window holds; ``throttled`` None when no source can tell. ``cost_ms`` is each
+    precision's own cost: the fastest inference it ran in this process (load only ever slows
+    a run down), so that the ratio of two costs holds whatever the load is now.
     """
 
     latency_ms: float = math.nan

@@ -19,15 +19,12 @@ samples (timer), operator precision changes (parameter callback), and asks it fo
 diagnostic level and for adaptive-precision decisions. All methods are thread-safe.
 """
 
-import collections
 from dataclasses import replace
 import math
 import threading
 import time
 from typing import Callable
-from typing import Deque
 from typing import Dict
-from typing import List
 from typing import Mapping
 from typing import Optional
 from typing import Sequence
@@ -48,9 +45,6 @@ from accel_ai_ros.monitoring.health import WindowRates
 from accel_ai_ros.monitoring.system import SystemSample
 from accel_ai_ros.precision_report import Report
 from accel_ai_ros.precision_report import row_for
-
-#: Frames whose median inference time is a precision's cost when it starts or stops serving.
-COST_FRAMES = 10
 
 
 def ladder_from_report(report: Optional[Report], configured: Sequence[str],
@@ -87,13 +81,9 @@ class Supervisor:
         self._policy_latency = TimedSamples(config.breach_window_s)
         self._policy_inference = TimedSamples(config.breach_window_s)
         self._policy_counts = CounterWindow(config.breach_window_s)
-        # Inference times of the precision serving now (its first and its last frames), and
-        # the costs of each precision when it started and when it stopped serving.
-        self._serving = ''
-        self._first: List[float] = []
-        self._last: Deque[float] = collections.deque(maxlen=COST_FRAMES)
-        self._entry_cost: Dict[str, float] = {}
-        self._exit_cost: Dict[str, float] = {}
+        # Each precision's cost: the fastest inference it ran in this process. Load only ever
+        # slows a run down, so the fastest one is the closest to the model's own cost.
+        self._best_cost: Dict[str, float] = {}
         self._last_received = -1
         self._last_image_at: Optional[float] = None
         self._active_since: Optional[float] = None
@@ -136,17 +126,9 @@ class Supervisor:
                 self._streak += 1
             self._policy_latency.add(now, total_ms)
             self._policy_inference.add(now, inference_ms)
-            if precision != self._serving:
-                if self._serving and self._last:
-                    self._exit_cost[self._serving] = float(np.median(list(self._last)))
-                self._serving, self._first = precision, []
-                self._last.clear()
-                self._entry_cost.pop(precision, None)
-            self._last.append(float(inference_ms))
-            if len(self._first) < COST_FRAMES:
-                self._first.append(float(inference_ms))
-                if len(self._first) == COST_FRAMES:
-                    self._entry_cost[precision] = float(np.median(self._first))
+            if inference_ms > 0.0:
+                best = self._best_cost.get(precision, math.inf)
+                self._best_cost[precision] = min(best, float(inference_ms))
 
     def frame_failed(self) -> None:
         """Record one failed or rejected frame (worker thread)."""
@@ -209,9 +191,7 @@ class Supervisor:
                 return None
             latencies = self._policy_latency.values(now)
             inference = self._policy_inference.values(now)
-            costs = {p: c for p, c in self._exit_cost.items() if p != self._serving}
-            if self._serving in self._entry_cost:
-                costs[self._serving] = self._entry_cost[self._serving]
+            costs = dict(self._best_cost)
             m = Measurements(
                 latency_ms=float(np.percentile(latencies, 95.0)) if latencies else math.nan,
                 frames=len(latencies),
