@@ -438,6 +438,6 @@ def run(args: argparse.Namespace) -> int:
               'phases_s': [args.idle_s, args.heavy_s, args.idle_s], 'rate_hz': args.rate,
               'runs': summaries}
     (out / 'results.json').write_text(json.dumps(report, indent=1))
-    print(f'\nwrote {out / "results.json"}' + (f' and {figure}' if figure else
-                                                   ' (no plot: matplotlib is missing)'))
+    tail = f' and {figure}' if figure else ' (no plot: matplotlib is missing)'
+    print(f'\nwrote {out / "results.json"}{tail}')
     return 0 if all(s['results'] > 0 for s in summaries) else 1

@@ -217,7 +217,6 @@ def make_identity_model(
     return _save(model, path)
 
 
-
 def make_costly_classifier(path: PathLike, size: int = 96, channels: int = 64, layers: int = 3,
                            num_classes: int = 10, seed: int = 0) -> Path:
     """Write a classifier whose cost grows with ``layers`` 3x3 convolutions of ``channels``.
