@@ -20,13 +20,13 @@ Checked in the type description files installed beside the services
 ros2 CLI environment generates from the upstream sources.
 """
 
-import importlib
-import json
 from pathlib import Path
 from typing import Any
 from typing import Dict
 from typing import List
 
+from interface_packages import share_dir
+from interface_packages import type_hash
 import pytest
 
 srv = pytest.importorskip(
@@ -52,24 +52,6 @@ def _defined_types() -> List[str]:
     return sorted(p.stem for p in folder.glob('*.srv'))
 
 
-def _share_dir() -> Path:
-    """Return share/composition_interfaces of the prefix that holds the imported package."""
-    module = importlib.import_module('composition_interfaces')
-    package_dir = Path(list(module.__path__)[0]).resolve()
-    for parent in package_dir.parents:
-        candidate = parent / 'share' / 'composition_interfaces'
-        if candidate.is_dir():
-            return candidate
-    pytest.fail(f'no share/composition_interfaces above {package_dir}; the install is '
-                'incomplete')
-
-
-def _service_hash(path: Path, name: str) -> str:
-    description = json.loads(path.read_text())
-    hashes = {h['type_name']: h['hash_string'] for h in description['type_hashes']}
-    return hashes[f'composition_interfaces/srv/{name}']
-
-
 def test_every_defined_service_has_a_recorded_upstream_hash() -> None:
     """Each .srv in interfaces/composition_interfaces is one we know the upstream hash of."""
     assert _defined_types() == sorted(UPSTREAM_HASHES)
@@ -78,7 +60,8 @@ def test_every_defined_service_has_a_recorded_upstream_hash() -> None:
 @pytest.mark.parametrize('name', sorted(UPSTREAM_HASHES))
 def test_installed_type_description_hash_matches_upstream(name: str) -> None:
     """The installed description of ``name`` hashes like upstream composition_interfaces."""
-    assert _service_hash(_share_dir() / 'srv' / f'{name}.json', name) == UPSTREAM_HASHES[name]
+    assert type_hash(share_dir('composition_interfaces') / 'srv' / f'{name}.json',
+                     f'composition_interfaces/srv/{name}') == UPSTREAM_HASHES[name]
 
 
 @pytest.mark.parametrize('name', sorted(UPSTREAM_HASHES))
@@ -88,4 +71,4 @@ def test_hash_matches_the_package_generated_from_upstream_sources(
     path = ros2_cli.venv / 'share' / 'composition_interfaces' / 'srv' / f'{name}.json'
     if not path.is_file():
         pytest.skip(f'{path} is absent: ros2-cli-venv.sh used a placeholder')
-    assert _service_hash(path, name) == UPSTREAM_HASHES[name]
+    assert type_hash(path, f'composition_interfaces/srv/{name}') == UPSTREAM_HASHES[name]

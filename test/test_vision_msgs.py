@@ -20,14 +20,14 @@ service read) and the hash compiled into the C type support, which is what a pub
 announces on the wire (read back through ``get_publishers_info_by_topic``).
 """
 
-import importlib
-import json
 from pathlib import Path
 import re
 from typing import Dict
 from typing import Iterator
 from typing import List
 
+from interface_packages import share_dir
+from interface_packages import type_hash
 import pytest
 
 vision_msgs_msg = pytest.importorskip(
@@ -64,18 +64,6 @@ def _defined_types() -> List[str]:
     return sorted(p.stem for p in (REPO / 'interfaces' / 'vision_msgs' / 'msg').glob('*.msg'))
 
 
-def _share_dir() -> Path:
-    """Return share/vision_msgs of the prefix that holds the imported vision_msgs."""
-    module = importlib.import_module('vision_msgs')
-    package_dir = Path(list(module.__path__)[0]).resolve()
-    # <prefix>/lib/pythonX.Y/site-packages/vision_msgs or <prefix>/local/lib/...
-    for parent in package_dir.parents:
-        candidate = parent / 'share' / 'vision_msgs'
-        if candidate.is_dir():
-            return candidate
-    pytest.fail(f'no share/vision_msgs above {package_dir}; the install is incomplete')
-
-
 def test_every_defined_type_has_a_recorded_upstream_hash() -> None:
     """Each .msg in interfaces/vision_msgs is one we know the upstream hash of, and back."""
     assert _defined_types() == sorted(UPSTREAM_HASHES)
@@ -84,9 +72,8 @@ def test_every_defined_type_has_a_recorded_upstream_hash() -> None:
 @pytest.mark.parametrize('name', sorted(UPSTREAM_HASHES))
 def test_installed_type_description_hash_matches_upstream(name: str) -> None:
     """The installed type description of ``name`` hashes like upstream vision_msgs 4.x."""
-    description = json.loads((_share_dir() / 'msg' / f'{name}.json').read_text())
-    hashes = {h['type_name']: h['hash_string'] for h in description['type_hashes']}
-    assert hashes[f'vision_msgs/msg/{name}'] == UPSTREAM_HASHES[name]
+    path = share_dir('vision_msgs') / 'msg' / f'{name}.json'
+    assert type_hash(path, f'vision_msgs/msg/{name}') == UPSTREAM_HASHES[name]
 
 
 @pytest.fixture(scope='module')
