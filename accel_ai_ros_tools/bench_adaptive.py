@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``accel-ai-bench adaptive``: deadline misses with adaptive precision off and on.
+"""``benchmark adaptive``: deadline misses with adaptive precision off and on.
 
 A node process serves two precisions of a classifier while this process streams frames to it
 through three phases: idle, heavy (CPU-burning processes pinned to the node's CPU), idle.
@@ -369,7 +369,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print and save the figures; 0 when every run got results."""
     if not hasattr(os, 'sched_setaffinity'):
-        raise AccelAiError('accel-ai-bench adaptive pins processes to a CPU: Linux only')
+        raise AccelAiError('benchmark adaptive pins processes to a CPU: Linux only')
     if args.rate <= 0 or args.idle_s <= 0 or args.heavy_s <= 0 or args.burners < 1:
         raise AccelAiError('--rate, --idle-s and --heavy-s must be > 0, --burners >= 1')
     if args.cpu < 0:
@@ -395,7 +395,7 @@ def run(args: argparse.Namespace) -> int:
             for p, path, size in (('fp32', fp32, 96), ('fp16', fp16, 64))}
     budget = args.budget_ms or round(4.0 * idle['fp32'] + 5.0, 1)
     host = machine()
-    print(f'accel-ai-bench adaptive: {host["system"]}, {host["cpus"]} CPUs, load average '
+    print(f'benchmark adaptive: {host["system"]}, {host["cpus"]} CPUs, load average '
           f'{" ".join(str(v) for v in host["load_average"])}; node and {args.burners} '
           f'burners on CPU {args.cpu}', flush=True)
     print(f'idle inference on CPU {args.cpu} (p10 of 20): fp32 {idle["fp32"]:.2f} ms, fp16 '
