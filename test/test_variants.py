@@ -56,6 +56,7 @@ from accel_ai_ros_tools.variants.manifest import add_variant
 from accel_ai_ros_tools.variants.manifest import new_manifest
 from accel_ai_ros_tools.variants.manifest import read_manifest
 from accel_ai_ros_tools.variants.manifest import write_manifest
+from accel_ai_ros_tools.variants.mixed import session
 from accel_ai_ros_tools.variants.onnx_fixes import default_opset
 from accel_ai_ros_tools.variants.onnx_fixes import fix_batch_dim
 from accel_ai_ros_tools.variants.onnx_fixes import infer_shapes
@@ -92,12 +93,7 @@ def _session(model: onnx.ModelProto, qdq_as_float: bool = False) -> ort.Inferenc
     models (measured under QEMU's Haswell model: the face detector's box error 0.094 becomes
     0.151), so TensorRT-target models are checked this way on every CPU.
     """
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if qdq_as_float:
-        options.add_session_config_entry('session.disable_quant_qdq', '1')
-    return ort.InferenceSession(model.SerializeToString(), options,
-                                providers=['CPUExecutionProvider'])
+    return session(model, qdq_as_float)
 
 
 def _outputs(model: onnx.ModelProto, spec: PreprocessSpec,
@@ -380,7 +376,7 @@ def test_cli_says_what_it_calibrated_on(tmp_path: Path,
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert '5 frame(s) found of 200 asked; 4 calibrated, 1 held out' in err
-    assert '(source frames #5)' in err
+    assert '(frames #5 of the source' in err
     assert "preprocessing comes from the node's defaults" in err and '--params-file' in err
     assert 'fewer than --calibration-min 16' in err and '--force' in err
     assert not (out / 'c_int8.onnx').exists()

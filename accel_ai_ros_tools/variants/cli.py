@@ -403,7 +403,8 @@ def _int8(args: argparse.Namespace, fixed: Any, spec: Any,
                 pass
             _say(f'calibration: {reader.seen} frame(s) found of {args.calibration_count} asked; '
                  f'{reader.frames} calibrated, {len(reader.held_out)} held out for the '
-                 f'accuracy check (source frames {_frame_list(reader.held_out_frames)})')
+                 f'accuracy check (frames {_frame_list(reader.held_out_frames)} of the '
+                 f'source, in its order: sorted file names for a folder)')
             options.update(calibration_frames_asked=args.calibration_count,
                            held_out_frames=reader.held_out_frames)
             if reader.frames < args.calibration_min and not args.force:
