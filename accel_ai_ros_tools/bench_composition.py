@@ -35,6 +35,7 @@ from pathlib import Path
 import platform
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -127,17 +128,15 @@ class _Context:
         self.executor.shutdown()
 
 
-def batch_dynamic_copy(params: Dict[str, Any]) -> Path:
-    """Write the fp32 model with a dynamic first dimension to a temporary file; return it."""
-    import tempfile
-
+def batch_dynamic_copy(params: Dict[str, Any], folder: Path) -> Path:
+    """Write the fp32 model with a dynamic first dimension into ``folder``; return its path."""
     import onnx
 
     from accel_ai_ros.params import resolve_path
     model = onnx.load(str(resolve_path(str(params['engines.fp32']), str(params['model_dir']))))
     for value in list(model.graph.input[:1]) + list(model.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = 'batch'
-    out = Path(tempfile.mkdtemp(prefix='accel_ai_bench_')) / 'batch_dynamic.onnx'
+    out = folder / 'batch_dynamic.onnx'
     onnx.save(model, str(out))
     return out
 
@@ -301,7 +300,7 @@ class _ResultClock:
 
 
 def measure_cameras(mode: str, params: Dict[str, Any], cameras: int, seconds: float,
-                    rate: float, width: int, height: int) -> Dict[str, Any]:
+                    rate: float, width: int, height: int, scratch: Path) -> Dict[str, Any]:
     """Run one multi-camera configuration; return memory, throughput and latency."""
     ns = f'/cams_{mode}_{os.getpid()}'
     ctx = _Context()
@@ -309,7 +308,7 @@ def measure_cameras(mode: str, params: Dict[str, Any], cameras: int, seconds: fl
     try:
         topics = [f'{ns}/cam{i}/inference/results' for i in range(cameras)]
         clock = _ResultClock(ctx, topics)
-        params_path = Path(f'/tmp/bench_composition_{os.getpid()}.json')
+        params_path = scratch / f'params_{mode}.json'
         params_path.write_text(json.dumps(params))
         if mode == 'shared':
             procs.append(_child(['--child', 'container', '--namespace', ns, '--cameras',
@@ -421,23 +420,32 @@ def run(args: argparse.Namespace) -> int:
         raise AccelAiError('face_detector.yaml not found; pass --params')
     params = node_parameters(Path(params_file), args.model_dir)
     figures: Dict[str, Any] = {'machine': machine(), 'params': str(params_file)}
-    if args.what in ('all', 'handoff'):
-        figures['handoff'] = measure_handoff(params, args.rounds, args.frames,
-                                             args.handoff_rate, 1920, 1080)
-    if args.what in ('all', 'cameras'):
-        if args.batch_dynamic:
-            params = dict(params, **{'engines.fp32': str(batch_dynamic_copy(params))})
-            figures['cameras_model'] = params['engines.fp32'] + ' (batch made dynamic)'
-        figures['cameras'] = [
-            measure_cameras('shared', dict(params, max_batch=args.cameras), args.cameras,
-                            args.seconds, 30.0, 640, 480),
-            measure_cameras('separate', params, args.cameras, args.seconds, 30.0, 640, 480),
-            measure_cameras('one_camera', params, 1, args.seconds, 30.0, 640, 480)]
+    with tempfile.TemporaryDirectory(prefix='accel_ai_bench_') as scratch:
+        measure_all(args, params, Path(scratch), figures)
     text = json.dumps(figures, indent=2)
     print(text)
     if args.output:
         args.output.write_text(text + '\n', encoding='utf-8')
     return 0
+
+
+def measure_all(args: argparse.Namespace, params: Dict[str, Any], scratch: Path,
+                figures: Dict[str, Any]) -> None:
+    """Run the configurations ``args.what`` asks for; add their figures to ``figures``."""
+    if args.what in ('all', 'handoff'):
+        figures['handoff'] = measure_handoff(params, args.rounds, args.frames,
+                                             args.handoff_rate, 1920, 1080)
+    if args.what in ('all', 'cameras'):
+        if args.batch_dynamic:
+            copy = batch_dynamic_copy(params, scratch)
+            params = dict(params, **{'engines.fp32': str(copy)})
+            figures['cameras_model'] = params['engines.fp32'] + ' (batch made dynamic)'
+        figures['cameras'] = [
+            measure_cameras('shared', dict(params, max_batch=args.cameras), args.cameras,
+                            args.seconds, 30.0, 640, 480, scratch),
+            measure_cameras('separate', params, args.cameras, args.seconds, 30.0, 640, 480,
+                            scratch),
+            measure_cameras('one_camera', params, 1, args.seconds, 30.0, 640, 480, scratch)]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
