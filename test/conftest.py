@@ -64,13 +64,16 @@ def face_model(shared_dir: Path) -> Path:
 def ros2_cli():
     """Return the real ROS 2 command line with accel_ai_ros installed (test/ros2_cli.py).
 
-    Built once per session into build/ros2cli; skips where ../shared is absent.
+    Built once per session into build/ros2cli; skips where ../shared is absent. The ros2
+    daemon that its commands may start for this run's domain is stopped at the end.
     """
     import ros2_cli
     try:
-        return ros2_cli.build()
+        cli = ros2_cli.build()
     except ros2_cli.Ros2CliUnavailable as exc:
         pytest.skip(str(exc))
+    yield cli
+    cli.run(['daemon', 'stop'], timeout=60.0)
 
 
 @pytest.fixture(scope='session')
