@@ -172,6 +172,34 @@ def test_shared_memory_and_wire_give_the_local_results(server: Any,
             np.testing.assert_allclose(other.infer(FEED)['logits'], want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('protocol', ['grpc', 'http'])
+def test_activated_on_one_thread_used_on_others(server: Any, classifier: Dict[str, Any],
+                                                protocol: str) -> None:
+    """The node loads on a loader thread and infers on its worker: both protocols allow it."""
+    import threading
+    want = local(classifier['onnx'], FEED)['logits']
+    made: Dict[str, Any] = {}
+    loader = threading.Thread(target=lambda: made.setdefault(
+        'runner', activated(TritonRunner(server.url('cls', protocol)))))
+    loader.start()
+    loader.join()
+    answers: Dict[str, Any] = {}
+
+    def worker(name: str) -> None:
+        try:
+            answers[name] = made['runner'].infer(FEED)['logits']
+        except Exception as error:  # noqa: B902 - the test reports it below
+            answers[name] = error
+    for name in ('first', 'second'):
+        thread = threading.Thread(target=worker, args=(name,))
+        thread.start()
+        thread.join()
+    made['runner'].deactivate()
+    for name, got in answers.items():
+        assert isinstance(got, np.ndarray), f'{name}: {got}'
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_batched_repository_model_runs_batches(server: Any, tmp_path: Path) -> None:
     """A model with a dynamic first dimension gets dynamic batching and runs batch 3."""
     import onnx

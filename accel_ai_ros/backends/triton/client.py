@@ -20,6 +20,7 @@ turns the answers into plain Python values. tritonclient is imported by the call
 through the backend table), never when this module is imported.
 """
 
+import threading
 from types import ModuleType
 from typing import Any
 from typing import Dict
@@ -52,6 +53,8 @@ class TritonClient:
         self.ref = ref
         self.timeout_s = timeout_s
         self.is_grpc = ref.protocol == 'grpc'
+        #: The thread that made the client (an HTTP client works only there: gevent).
+        self.thread = threading.current_thread()
         if self.is_grpc:
             self._client = module.InferenceServerClient(url=ref.address)
             self._timeout: Dict[str, Any] = {'client_timeout': timeout_s}

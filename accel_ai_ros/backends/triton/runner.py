@@ -41,6 +41,7 @@ import threading
 import time
 from typing import Any
 from typing import Dict
+from typing import List
 from typing import Optional
 from typing import Tuple
 
@@ -124,6 +125,9 @@ class TritonRunner(Runner):
         self.shared_memory = shared_memory
         self._module: Any = None
         self._client: Optional[TritonClient] = None
+        # HTTP clients are bound to the thread that made them (gevent): one per thread.
+        self._thread_clients = threading.local()
+        self._http_clients: List[TritonClient] = []
         self._max_batch = 0
         self._shm: Any = None
         #: Why tensors go over the wire ('' when they use shared memory).
@@ -266,10 +270,9 @@ class TritonRunner(Runner):
         if region is not None:
             self._drop_region(region)
             del self._regions[(kind, tensor)]
-        assert self._client is not None
         region = _Region(self._shm, tensor, byte_size)
         try:
-            self._client.register_system_shm(region.name, region.key, byte_size)
+            self._here().register_system_shm(region.name, region.key, byte_size)
         except BaseException:
             self._shm.destroy_shared_memory_region(region.handle)
             raise
@@ -280,7 +283,7 @@ class TritonRunner(Runner):
         """Unregister (best effort) and free one region."""
         if self._client is not None:
             try:
-                self._client.unregister_system_shm(region.name)
+                self._here().unregister_system_shm(region.name)
             except Exception:  # noqa: B902 - the server may be gone; the region is ours
                 pass
         self._shm.destroy_shared_memory_region(region.handle)
@@ -296,15 +299,36 @@ class TritonRunner(Runner):
         if self._regions:
             self._drop_regions()
         if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: B902 - closing a broken channel must not raise
-                pass
+            self._release_client(client)
+
+    @staticmethod
+    def _release_client(client: TritonClient) -> None:
+        """Close ``client``; a broken channel or a foreign thread must not raise here."""
+        try:
+            client.close()
+        except Exception:  # noqa: B902 - closing a broken channel must not raise
+            pass
+
+    def _here(self) -> TritonClient:
+        """Return the client this thread may use (gRPC: the one; HTTP: this thread's)."""
+        assert self._client is not None
+        if self._client.is_grpc or self._client.thread is threading.current_thread():
+            return self._client
+        client = getattr(self._thread_clients, 'client', None)
+        if client is None:
+            client = TritonClient(self._module, self.ref, self.timeout_s)
+            self._thread_clients.client = client
+            self._http_clients.append(client)
+        return client
 
     def _deactivate(self) -> None:
         """Unregister and free the regions and close the connection."""
         with self._lock:
             self._release(self._client)
+            for client in self._http_clients:
+                self._release_client(client)
+            self._http_clients = []
+            self._thread_clients = threading.local()
             self._client = None
             self._shm = None
             self._inputs = []
@@ -344,17 +368,16 @@ class TritonRunner(Runner):
 
     def _reconnect(self) -> None:
         """Check the server and model again and re-register the regions; raise when down."""
-        assert self._client is not None
+        client = self._here()
         try:
-            self._check_model(self._client)
+            self._check_model(client)
             if self._regions:
                 for region in self._regions.values():
                     try:
-                        self._client.unregister_system_shm(region.name)
+                        client.unregister_system_shm(region.name)
                     except Exception:  # noqa: B902 - a restarted server does not know it
                         pass
-                    self._client.register_system_shm(region.name, region.key,
-                                                     region.byte_size)
+                    client.register_system_shm(region.name, region.key, region.byte_size)
         except Exception as error:  # noqa: B902 - EngineError and tritonclient errors
             self._went_down(_one_line(error))
             raise InferenceError(
@@ -401,8 +424,7 @@ class TritonRunner(Runner):
 
     def _request(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Build the request, send it and read the outputs."""
-        client, module = self._client, self._module
-        assert client is not None
+        client, module = self._here(), self._module
         inputs = []
         batch = 1
         for info in self._inputs:
