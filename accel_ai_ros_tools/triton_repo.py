@@ -202,19 +202,22 @@ def write_model(repo: Path, name: str, onnx_path: Path, kind: str = 'onnxruntime
 
 
 def write_variants(repo: Path, manifest_path: Path, kind: str = 'onnxruntime',
-                   **options: Any) -> Dict[str, Path]:
-    """Write every variant of an make_variants manifest; return name -> model folder."""
+                   name: str = '', **options: Any) -> Dict[str, Path]:
+    """Write every variant of a make_variants manifest; return name -> model folder.
+
+    Models are named ``<name>_<variant>``; ``name`` defaults to the source file's stem.
+    """
     from accel_ai_ros_tools.variants import manifest as mf
 
     manifest = mf.read_manifest(manifest_path)
     base = Path(manifest_path)
     base = base if base.is_dir() else base.parent
-    stem = Path(str(manifest['source']['path'])).stem
+    stem = name or Path(str(manifest['source']['path'])).stem
     written = {}
     for variant in manifest['variants']:
-        name = model_name(stem, variant['name'])
-        written[name] = write_model(repo, name, base / variant['path'], kind,
-                                    variant['precision'], **options)
+        model = model_name(stem, variant['name'])
+        written[model] = write_model(repo, model, base / variant['path'], kind,
+                                     variant['precision'], **options)
     return written
 
 

@@ -50,7 +50,8 @@ def test_defaults_yaml_mirrors_the_code():
     assert load('defaults.yaml') == defaults()
 
 
-@pytest.mark.parametrize('name', ['demo.yaml', 'face_detector.yaml', 'yolo.yaml'])
+@pytest.mark.parametrize('name', ['demo.yaml', 'face_detector.yaml', 'yolo.yaml',
+                                  'face_detector_triton.yaml'])
 def test_example_configs_use_only_declared_parameters_with_valid_values(name):
     for key, value in load(name).items():
         assert key in SPECS, f'{name}: {key} is not a parameter'

@@ -275,11 +275,6 @@ def test_server_killed_and_restarted(client_library: None, tmp_path: Path,
 
 # -- the node end to end ----------------------------------------------------------------------
 
-FACE_PARAMS = {'task': 'detection', 'detection_layout': 'ssd', 'resize_mode': 'stretch',
-               'channel_order': 'rgb', 'scale': 1.0, 'mean': [127.0, 127.0, 127.0],
-               'std': [128.0, 128.0, 128.0], 'score_threshold': 0.5, 'iou_threshold': 0.3}
-
-
 @pytest.fixture
 def ros() -> Any:
     """Yield a private rclpy context spun on a background thread."""
@@ -294,8 +289,16 @@ def _boxes(msg: Any) -> np.ndarray:
                       d.bbox.size_y, d.results[0].hypothesis.score] for d in msg.detections])
 
 
+def _config(name: str) -> Dict[str, Any]:
+    """Return the flattened parameters of config/<name>."""
+    from test_params import flatten
+    import yaml
+    path = Path(__file__).resolve().parents[1] / 'config' / name
+    return flatten(yaml.safe_load(path.read_text())['/**']['ros__parameters'])
+
+
 def test_node_results_match_the_local_backend(ros: Any, server: Any, face_model: Path) -> None:
-    """The same photograph through Triton and through local ONNX Runtime: the same faces."""
+    """The shipped Triton face config and the local one find the same faces in the same photos."""
     skimage_data = pytest.importorskip('skimage.data')
     from ros_harness import image_msg
     from ros_harness import reliable
@@ -305,12 +308,18 @@ def test_node_results_match_the_local_backend(ros: Any, server: Any, face_model:
     from test_node import make_node
     from test_node import unique_ns
     from test_node import vision_msgs
-    url = server.deploy(face_model, 'face_fp32')
+    server.deploy(face_model, 'face_detector_fp32')
+    remote = _config('face_detector_triton.yaml')
+    for key in ('engines.fp32', 'engines.fp16'):
+        remote[key] = remote[key].replace('127.0.0.1:8001', f'127.0.0.1:{server.grpc_port}')
+    here = dict(_config('face_detector.yaml'), **{'engines.fp32': str(face_model)})
+    for key in ('score_threshold', 'iou_threshold'):  # the same decoding both ways
+        remote[key] = here[key] = 0.5 if key == 'score_threshold' else here[key]
     results = {}
     pubs = {}
-    for name, engine in (('triton', url), ('local', str(face_model))):
+    for name, params in (('triton', remote), ('local', here)):
         ns = unique_ns()
-        node = make_node(ros, ns, dict(FACE_PARAMS, **{'engines.fp32': engine}))
+        node = make_node(ros, ns, params)
         results[name] = Collector(ros, vision_msgs.Detection2DArray,
                                   f'{ns}/inference_node/results')
         pubs[name] = ros.node(f'pub_{name}').create_publisher(Image, f'{ns}/image',
@@ -323,10 +332,10 @@ def test_node_results_match_the_local_backend(ros: Any, server: Any, face_model:
         for pub in pubs.values():
             pub.publish(image_msg(image, 'rgb8', stamp_ns=stamp))
         assert wait_for(lambda: all(len(c) == stamp for c in results.values()), timeout=30)
-    for remote, here in zip(results['triton'].items, results['local'].items):
-        assert remote.header.stamp == here.header.stamp
-        assert len(remote.detections) == len(here.detections)
-        np.testing.assert_allclose(_boxes(remote), _boxes(here), rtol=1e-4, atol=1e-3)
+    for remote_msg, here_msg in zip(results['triton'].items, results['local'].items):
+        assert remote_msg.header.stamp == here_msg.header.stamp
+        assert len(remote_msg.detections) == len(here_msg.detections)
+        np.testing.assert_allclose(_boxes(remote_msg), _boxes(here_msg), rtol=1e-4, atol=1e-3)
     assert len(results['triton'].items[0].detections) >= 1
 
 
@@ -451,6 +460,9 @@ def test_variants_export_a_repository_the_server_loads(server: Any, tmp_path: Pa
     model = make_classifier(tmp_path / 'net.onnx', seed=7)
     assert main([str(model), '--output-dir', str(tmp_path / 'variants'), '--precisions',
                  'fp16', '--triton-repo', str(server.repo), '--triton-kind', 'python']) == 0
+    assert main([str(model), '--output-dir', str(tmp_path / 'variants'), '--precisions',
+                 'fp16', '--triton-repo', str(tmp_path / 'named'), '--triton-name', 'face']) == 0
+    assert sorted(p.name for p in (tmp_path / 'named').iterdir()) == ['face_fp16', 'face_fp32']
     assert 'triton://<server>:8001/net_fp16/1' in capsys.readouterr().out
     for precision in ('fp32', 'fp16'):
         folder = server.repo / f'net_{precision}'

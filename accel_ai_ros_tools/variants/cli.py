@@ -135,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
                              'Runtime with the TensorRT accelerator (FP16 for fp16/int8), built '
                              "on the server's GPU; python: the Python backend running ONNX "
                              'Runtime (servers without those backends) (default: %(default)s)')
+    triton.add_argument('--triton-name', default='',
+                        help='model names are <name>_<precision> (default: the ONNX file name)')
     triton.add_argument('--triton-instances', type=int, default=1,
                         help='model instances per GPU (default: %(default)s)')
     triton.add_argument('--triton-max-batch', type=int, default=8,
@@ -493,7 +495,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from accel_ai_ros_tools.triton_repo import write_variants
         try:
             written = write_variants(Path(args.triton_repo).expanduser(), path,
-                                     args.triton_kind, max_batch=args.triton_max_batch,
+                                     args.triton_kind, name=args.triton_name,
+                                     max_batch=args.triton_max_batch,
                                      instances=args.triton_instances)
         except (AccelAiError, OSError) as exc:
             print(f'{PROG}: error: {" ".join(str(exc).split())}', file=sys.stderr)
