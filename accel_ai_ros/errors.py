@@ -82,6 +82,16 @@ def quoted_input(text: object, limit: int = 64) -> str:
     return f"'{shown}'" + (f' (and {cut} more characters)' if cut > 0 else '')
 
 
+def collapse_whitespace(text: object) -> str:
+    """Return ``str(text)`` with every run of whitespace (newlines included) as one space."""
+    return ' '.join(str(text).split())
+
+
+def error_text(error: BaseException) -> str:
+    """Return an exception's text on one line, or its type's name when it has no text."""
+    return collapse_whitespace(error) or type(error).__name__
+
+
 def one_line(text: object, limit: int = 1000) -> str:
     """Return ``text`` as one log line: control characters escaped, at most ``limit`` long."""
     value = ''.join(c if c.isprintable() else c.encode('unicode_escape').decode('ascii')

@@ -48,6 +48,7 @@ from typing import Tuple
 
 from accel_ai_ros import params as node_params
 from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.fileio import sha256_file
@@ -465,7 +466,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 out = measure_isolated(job)
             except AccelAiError as error:
-                reason = ' '.join(str(error).split())
+                reason = collapse_whitespace(error)
                 skipped.append({'variant': variant.name, 'backend': backend,
                                 'reason': reason})
                 print(f'  skipped {variant.name} on {backend}: {reason}', flush=True)

@@ -43,6 +43,7 @@ import numpy as np
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros_tools.digits import IMAGE_SIZE
 from accel_ai_ros_tools.digits import NUM_CLASSES
@@ -278,7 +279,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         existed = _up_to_date(output_dir)
         manifest = build_demo_models(output_dir, seed=args.seed, force=args.force)
     except (AccelAiError, OSError, ValueError) as exc:
-        message = ' '.join(str(exc).split())
+        message = collapse_whitespace(exc)
         print(f'make_demo_models: error: cannot build the demo models in {output_dir}: '
               f'{message}', file=sys.stderr)
         return 1

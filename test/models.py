@@ -223,7 +223,30 @@ def make_costly_classifier(path: PathLike, size: int = 96, channels: int = 64, l
 
     Input 'input' (1, 3, size, size), output 'logits' (1, num_classes), like
     :func:`make_classifier`; the benchmark's builder, so that tests and
-    ``accel-ai-bench adaptive`` run the same models.
+    ``benchmark adaptive`` run the same models.
     """
     from accel_ai_ros_tools.bench_adaptive import costly_classifier
     return costly_classifier(Path(path), size, channels, layers, num_classes, seed)
+
+
+def make_bright_nan_model(path: PathLike, opset: int = DEFAULT_OPSET) -> Path:
+    """
+    Write a 3-class 'classifier' whose scores are NaN for bright images.
+
+    scores = sqrt(0.6 - mean of each channel), input 'input' (1, 3, 8, 8) float32: finite
+    for dark frames (and the grey warm-up frame), NaN when a channel's mean is over 0.6.
+    """
+    nodes = [
+        helper.make_node('GlobalAveragePool', ['input'], ['pooled']),
+        helper.make_node('Flatten', ['pooled'], ['flat'], axis=1),
+        helper.make_node('Sub', ['limit', 'flat'], ['margin']),
+        helper.make_node('Sqrt', ['margin'], ['scores']),
+    ]
+    limit = numpy_helper.from_array(np.array([0.6], np.float32), 'limit')
+    graph = helper.make_graph(
+        nodes, 'bright_nan',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info('scores', TensorProto.FLOAT, [1, 3])], [limit])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', opset)],
+                              producer_name='accel_ai_ros-test')
+    return _save(model, path)

@@ -37,6 +37,7 @@ from typing import Optional
 from typing import Tuple
 
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.errors import error_text
 from accel_ai_ros.errors import ParameterError
 
 
@@ -167,7 +168,7 @@ def _import(name: str) -> object:
                                   'placeholder package are installed')
             _cache[name] = module
         except Exception as error:  # noqa: B902 - broken CUDA libraries raise OSError etc.
-            text = ' '.join(str(error).split()) or type(error).__name__
+            text = error_text(error)
             _cache[name] = f'{type(error).__name__}: {text}'
     return _cache[name]
 

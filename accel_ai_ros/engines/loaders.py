@@ -20,7 +20,6 @@ Backends other than ONNX Runtime live in modules that are imported only when ask
 """
 
 import importlib
-import os
 from pathlib import Path
 from typing import Any
 from typing import Callable
@@ -38,8 +37,7 @@ from accel_ai_ros.backends.registry import url_scheme
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
-
-PathLike = Union[str, 'os.PathLike[str]']
+from accel_ai_ros.fileio import PathLike
 
 
 def backend_for_path(path: PathLike) -> str:

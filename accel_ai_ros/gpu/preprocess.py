@@ -37,6 +37,7 @@ from typing import Tuple
 import numpy as np
 
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.errors import PreprocessError
 from accel_ai_ros.gpu import cuda
 from accel_ai_ros.image_codec import DecodedImage
@@ -394,7 +395,7 @@ class GpuInput:
         try:
             self._pre = GpuPreprocessor(spec, device=self.device, out_dtype=out_dtype)
         except (cuda.CudaError, BackendUnavailableError) as error:
-            self.unavailable = ' '.join(str(error).split())
+            self.unavailable = collapse_whitespace(error)
             _LOG.info('%s: preprocessing on the CPU (GPU preprocessing unavailable: %s)',
                       self.owner, self.unavailable)
             return None

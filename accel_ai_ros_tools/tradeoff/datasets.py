@@ -27,23 +27,20 @@
 from dataclasses import dataclass
 from dataclasses import field
 import json
-import os
 from pathlib import Path
 from typing import Any
 from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Sequence
-from typing import Union
 
 import cv2
 import numpy as np
 
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.fileio import PathLike
 from accel_ai_ros.image_codec import DecodedImage
 from accel_ai_ros_tools.tradeoff.metrics import BoxLabel
-
-PathLike = Union[str, 'os.PathLike[str]']
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.pgm', '.ppm')
 

@@ -40,7 +40,6 @@ SPARSE_FRACTION = 0.05
 #: rounding of small weights, not sparsity anyone asked for.
 UNPRUNED_SPARSE_FRACTION = 0.25
 #: Pruning methods whose zeros stay in the tensors (shapes unchanged).
-ZERO_METHODS = ('2:4', 'magnitude')
 #: Backends here that store and multiply zeros like any other weight.
 DENSE_BACKENDS = ('onnxruntime',)
 
@@ -65,15 +64,6 @@ def lever_of(options: Optional[Mapping[str, Any]], notes: str = '') -> str:
     if notes.lower().startswith('pruned') or notes.lower().startswith('pruning '):
         return 'pruning'
     return 'precision'
-
-
-def pruning_method(options: Optional[Mapping[str, Any]]) -> str:
-    """Return the pruning method recorded in ``options`` ('' when none)."""
-    opts = dict(options or {})
-    for key in ('pruning', 'method', 'prune'):
-        if isinstance(opts.get(key), str) and opts[key]:
-            return str(opts[key])
-    return ''
 
 
 def compressed_size(data: bytes) -> int:

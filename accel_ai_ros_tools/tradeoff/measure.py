@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from dataclasses import replace
 import multiprocessing
 import os
-from pathlib import Path
 import platform
 import resource
 import shutil
@@ -223,8 +222,3 @@ def library_versions(backends: Sequence[str]) -> Dict[str, Any]:
         except Exception as error:  # noqa: B902 - recorded, not raised
             versions[name] = f'unavailable: {error}'
     return versions
-
-
-def file_size(path: str) -> int:
-    """Return the size of ``path`` in bytes."""
-    return Path(path).stat().st_size

@@ -23,21 +23,18 @@ name the accuracy metric, the machine and the backends. matplotlib (the ``bench`
 imported here only, with the Agg backend.
 """
 
-import os
 from pathlib import Path
 from typing import Any
 from typing import Dict
 from typing import List
-from typing import Union
 
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.fileio import atomic_output
+from accel_ai_ros.fileio import PathLike
 from accel_ai_ros.precision_report import pareto_front
 from accel_ai_ros.precision_report import Report
 from accel_ai_ros_tools.tradeoff.levers import LEVERS
 from accel_ai_ros_tools.tradeoff.levers import zeros_run_dense
-
-PathLike = Union[str, 'os.PathLike[str]']
 
 AXES = {
     'latency_p50_ms': 'latency p50 per frame, ms (lower is better)',

@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 import yaml
 
+from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.image_codec import decode_compressed_msg
 from accel_ai_ros.image_codec import decode_image_msg
 from accel_ai_ros.image_codec import DecodedImage
@@ -50,7 +51,6 @@ from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros.preprocess import spec_from_tensor
 from accel_ai_ros_tools.variants import VariantError
-from accel_ai_ros_tools.variants.manifest import write_atomic
 
 SOURCE_KINDS = ('images', 'video', 'bag', 'topic')
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -395,4 +395,4 @@ class CalibrationCache:
         """Store ``entry`` under ``key`` and rewrite the file atomically."""
         data = self._load()
         data['entries'][key] = dict(entry)
-        write_atomic(self.path, json.dumps(data).encode('utf-8'))
+        atomic_write(self.path, json.dumps(data).encode('utf-8'))

@@ -39,7 +39,9 @@ from typing import Sequence
 from typing import Tuple
 
 from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.fileio import atomic_output
+from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.params import defaults
 from accel_ai_ros.tasks.registry import TASK_NAMES
 
@@ -245,7 +247,7 @@ def run(args: argparse.Namespace) -> Path:
         model_path, calibration.preprocessing_dict(spec), str(values.get('task', 'raw'))))
     fixed = prepare_model(model, target_opset=args.opset)
     lever = args.lever or _source_lever(fixed)
-    fp32_path = mf.write_atomic(out_dir / f'{stem}_fp32.onnx', fixed.SerializeToString())
+    fp32_path = atomic_write(out_dir / f'{stem}_fp32.onnx', fixed.SerializeToString())
     mf.add_variant(manifest, out_dir, 'fp32', 'fp32', fp32_path,
                    notes='the source model after the ONNX fixes (no initializer inputs, '
                          'opset >= 13, shapes inferred)',
@@ -347,14 +349,14 @@ def _add_precisions(args: argparse.Namespace, manifest: Dict[str, Any], out_dir:
         blocked = DEFAULT_FP16_BLOCK_LIST if args.fp16_block_ops is None \
             else args.fp16_block_ops
         fp16, options = convert_fp16(fixed, op_block_list=blocked, target_opset=args.opset)
-        path = mf.write_atomic(out_dir / f'{stem}_fp16.onnx', fp16.SerializeToString())
+        path = atomic_write(out_dir / f'{stem}_fp16.onnx', fp16.SerializeToString())
         mf.add_variant(manifest, out_dir, f'{prefix}fp16', 'fp16', path,
                        options=dict(extra, **options),
                        notes=f'{notes_prefix}FP16 weights and compute, FP32 inputs and '
                              f'outputs')
     if 'int8' in precisions:
         int8, options = _int8(args, fixed, spec, reader())
-        path = mf.write_atomic(out_dir / f'{stem}_int8.onnx', int8.SerializeToString())
+        path = atomic_write(out_dir / f'{stem}_int8.onnx', int8.SerializeToString())
         kept = options.get('mixed_precision', {}).get('kept_float') or []
         mf.add_variant(manifest, out_dir, f'{prefix}int8', 'int8', path,
                        options=dict(extra, **options),
@@ -487,7 +489,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         path = run(args)
     except (AccelAiError, OSError) as exc:
-        message = ' '.join(str(exc).split())
+        message = collapse_whitespace(exc)
         print(f'{PROG}: error: {message}', file=sys.stderr)
         return 1
     print(f'{PROG}: wrote {path}')

@@ -43,6 +43,7 @@ import warnings
 import onnx
 
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros_tools.variants import VariantError
 from accel_ai_ros_tools.variants.onnx_fixes import DEFAULT_OPSET
 from accel_ai_ros_tools.variants.onnx_fixes import prepare_model
@@ -124,7 +125,7 @@ def convert_fp16(model: onnx.ModelProto,
                 fixed, keep_io_types=True, op_block_list=blocked)
             converted = with_min_ir_version(converted)
         except Exception as exc:  # the converter raises plain ValueError / RuntimeError
-            message = ' '.join(str(exc).split())[:300]
+            message = collapse_whitespace(exc)[:300]
             raise VariantError(f'the float16 conversion fails ({message}); try blocking '
                                f'the operator it names (--fp16-block-ops)') from None
     clipped = sum('truncated' in str(w.message) for w in caught)

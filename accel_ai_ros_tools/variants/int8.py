@@ -54,6 +54,7 @@ from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGET_KEY
 from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGETS
 from accel_ai_ros.backends.onnxruntime.int8_target import REDUCE_RANGE_KEY
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros_tools.variants import VariantError
 from accel_ai_ros_tools.variants.calibration import cache_key
@@ -178,7 +179,7 @@ def calibrate(model_path: Path, reader: CalibrationReader, method: str,
         except VariantError:
             raise
         except Exception as exc:  # ONNX Runtime raises its own types here
-            message = ' '.join(str(exc).split())[:300]
+            message = collapse_whitespace(exc)[:300]
             raise VariantError(f'calibration fails ({message}); check that the frames fit '
                                f'the model input') from None
     numeric = sorted({str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)})
@@ -289,7 +290,7 @@ def quantize_int8(model: onnx.ModelProto, spec: PreprocessSpec,
             _quantize_qdq(source, output, ranges_from_json(entry['ranges']),
                           nodes_to_exclude, op_types, extra, symmetric, reduce, quant_format)
         except Exception as exc:  # the quantizer raises ValueError, RuntimeError, ...
-            message = ' '.join(str(exc).split())[:300]
+            message = collapse_whitespace(exc)[:300]
             raise VariantError(f'INT8 quantization fails ({message}); exclude the node it '
                                f'names (--int8-exclude-nodes) or check the model') from None
         finally:

@@ -54,11 +54,6 @@ def file_sha256(path: Path) -> str:
     return sha256_file(path)
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file in its folder and ``os.replace``."""
-    return atomic_write(path, data)
-
-
 def new_manifest(source: Path, preprocessing: Mapping[str, Any], task: str) -> Dict[str, Any]:
     """Return an empty manifest for the FP32 model ``source``."""
     missing = [k for k in PREPROCESSING_FIELDS if k not in preprocessing]
@@ -109,7 +104,7 @@ def write_manifest(path: Path, manifest: Mapping[str, Any]) -> Path:
     if path.is_dir():
         path = path / MANIFEST_FILE
     text = json.dumps(manifest, indent=2, sort_keys=False) + '\n'
-    return write_atomic(path, text.encode('utf-8'))
+    return atomic_write(path, text.encode('utf-8'))
 
 
 def read_manifest(path: Path) -> Dict[str, Any]:

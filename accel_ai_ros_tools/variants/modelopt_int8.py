@@ -36,6 +36,7 @@ import onnx
 
 from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGET_KEY
 from accel_ai_ros.backends.onnxruntime.int8_target import REDUCE_RANGE_KEY
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros_tools.variants import VariantError
 from accel_ai_ros_tools.variants.calibration import CalibrationReader
 from accel_ai_ros_tools.variants.onnx_fixes import DEFAULT_OPSET
@@ -54,7 +55,7 @@ def modelopt_error() -> Optional[str]:
     try:
         from modelopt.onnx.quantization import quantize  # noqa: F401
     except Exception as exc:  # ImportError, or its own dependency errors at import time
-        return ' '.join(str(exc).split())[:200]
+        return collapse_whitespace(exc)[:200]
     return None
 
 
@@ -91,7 +92,7 @@ def quantize_int8_modelopt(model: onnx.ModelProto, reader: CalibrationReader,
                      op_types_to_quantize=list(op_types) if op_types else None,
                      log_level='WARNING')
         except Exception as exc:  # its own and ONNX Runtime's error types
-            message = ' '.join(str(exc).split())[:300]
+            message = collapse_whitespace(exc)[:300]
             raise VariantError(f'Model Optimizer INT8 quantization fails ({message}); try '
                                f'--int8-quantizer onnxruntime') from None
         quantized = onnx.load(str(output))

@@ -32,6 +32,7 @@ import onnx
 from onnx import shape_inference
 from onnx import version_converter
 
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros_tools.variants import VariantError
 
 #: Per-channel QuantizeLinear / DequantizeLinear (their ``axis`` attribute) need opset 13.
@@ -119,7 +120,7 @@ def upgrade_opset(model: onnx.ModelProto, target: int = DEFAULT_OPSET,
     try:
         out = version_converter.convert_version(model, target)
     except Exception as exc:  # the converter raises plain RuntimeError / ValueError
-        message = ' '.join(str(exc).split())[:300]
+        message = collapse_whitespace(exc)[:300]
         raise VariantError(
             f'cannot upgrade the model from opset {current} to {target} with '
             f'onnx.version_converter ({message}); re-export it with opset {target} '
@@ -134,7 +135,7 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     try:
         return shape_inference.infer_shapes(model, check_type=True, data_prop=True)
     except Exception as exc:
-        message = ' '.join(str(exc).split())[:300]
+        message = collapse_whitespace(exc)[:300]
         raise VariantError(f'ONNX shape inference fails on the model ({message}); check it '
                            f'with onnx.checker.check_model and re-export it') from None
 
@@ -187,7 +188,7 @@ def prepare_model(model: onnx.ModelProto, target_opset: int = DEFAULT_OPSET,
     try:
         onnx.checker.check_model(out)
     except onnx.checker.ValidationError as exc:
-        message = ' '.join(str(exc).split())[:300]
+        message = collapse_whitespace(exc)[:300]
         raise VariantError(f'the fixed model is not valid ONNX ({message}); re-export the '
                            f'model with a recent exporter') from None
     return out
@@ -232,5 +233,5 @@ def run_check(model: onnx.ModelProto, feeds: Optional[Dict[str, np.ndarray]] = N
                 feeds[value.name] = np.zeros(_feed_shape(value, fallback_dim), dtype=dtype)
         return [np.asarray(v) for v in session.run(None, feeds)]
     except Exception as exc:  # ONNX Runtime raises its own pybind11 exception types
-        message = ' '.join(str(exc).split())[:400]
+        message = collapse_whitespace(exc)[:400]
         raise VariantError(f'ONNX Runtime cannot run the converted model ({message})') from None

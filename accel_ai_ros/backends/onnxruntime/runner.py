@@ -42,6 +42,7 @@ from accel_ai_ros.backends.onnxruntime.int8_target import target_warning
 from accel_ai_ros.backends.registry import require_backend
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
+from accel_ai_ros.errors import error_text
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.fileio import check_model_file
@@ -77,11 +78,6 @@ PROVIDER_HINTS: Dict[str, str] = {
 
 #: Log severity for ONNX Runtime sessions: 3 = errors only.
 _ORT_LOG_ERRORS_ONLY = 3
-
-
-def _one_line(error: BaseException) -> str:
-    """Return an exception's text on one line."""
-    return ' '.join(str(error).split()) or type(error).__name__
 
 
 def _dim(value: Any) -> Dim:
@@ -167,7 +163,7 @@ class OnnxRuntimeRunner(Runner):
             raise EngineError(
                 f'ONNX Runtime cannot load {str(self.path)!r} ({size} bytes): it is truncated, '
                 f'corrupt or not an ONNX model; re-export the model or re-copy the file '
-                f'[{_one_line(error)}]') from None
+                f'[{error_text(error)}]') from None
         loaded = list(session.get_providers())
         dropped = [p for p in self.providers if p not in loaded]
         if dropped:
@@ -232,13 +228,6 @@ class OnnxRuntimeRunner(Runner):
             raise InferenceError(
                 f'runner {self.name!r} is not active; call activate() first')
 
-    @property
-    def session_providers(self) -> List[str]:
-        """Return the execution providers the active session uses, best first."""
-        self._require_active()
-        assert self._session is not None
-        return list(self._session.get_providers())
-
     # -- inference ---------------------------------------------------------------------
     def _infer(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Run the session; return every output by name."""
@@ -249,6 +238,6 @@ class OnnxRuntimeRunner(Runner):
             results = session.run(self._output_names, feed)
         except Exception as error:  # noqa: B902 - ORT raises its own pybind exception types
             raise InferenceError(
-                f'ONNX Runtime failed running {self.name!r}: {_one_line(error)}; check the '
+                f'ONNX Runtime failed running {self.name!r}: {error_text(error)}; check the '
                 f'input values and shapes against: {self.describe()}') from None
         return dict(zip(self._output_names, results))

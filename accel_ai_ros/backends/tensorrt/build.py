@@ -28,7 +28,6 @@ import contextlib
 from dataclasses import dataclass
 import fcntl
 import logging
-import os
 from pathlib import Path
 import re
 import time
@@ -53,8 +52,10 @@ from accel_ai_ros.backends.tensorrt.util import device_platform
 from accel_ai_ros.backends.tensorrt.util import dims_list
 from accel_ai_ros.backends.tensorrt.util import import_tensorrt
 from accel_ai_ros.backends.tensorrt.util import TrtLog
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.fileio import PathLike
 from accel_ai_ros.gpu import cuda
 
 if TYPE_CHECKING:
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger('accel_ai_ros')
 
-PathLike = Union[str, 'os.PathLike[str]']
 Progress = Callable[[str], None]
 
 PRECISIONS: Tuple[str, ...] = ('fp32', 'fp16', 'int8')
@@ -333,7 +333,7 @@ class ProgressPrinter:
         except BaseException as error:  # noqa: B902 - nothing may escape into TensorRT
             self.error = error
             logger.warning('build progress reports stopped: %s: %s', type(error).__name__,
-                           ' '.join(str(error).split()))
+                           collapse_whitespace(error))
 
     def phase_start(self, phase: str, parent: Optional[str], num_steps: int) -> None:
         """Note that ``phase`` began with ``num_steps`` steps; announce top-level phases."""
@@ -457,7 +457,7 @@ class NetworkFromOnnx:
         network = builder.create_network(flags)
         parser = trt.OnnxParser(network, TrtLog.get())
         if not parser.parse_from_file(str(self.onnx_path)):
-            errors = [' '.join(str(parser.get_error(i)).split())
+            errors = [collapse_whitespace(parser.get_error(i))
                       for i in range(parser.num_errors)]
             raise EngineError(f'TensorRT cannot parse {str(self.onnx_path)!r}: '
                               f'{"; ".join(errors[:3]) or "no detail"}; simplify or re-export '

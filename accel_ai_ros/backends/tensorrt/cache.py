@@ -38,11 +38,9 @@ from typing import Callable
 from typing import Dict
 from typing import Mapping
 from typing import Optional
-from typing import Union
 
 from accel_ai_ros.backends.base import activated
 from accel_ai_ros.backends.base import Runner
-from accel_ai_ros.backends.tensorrt.build import engine_file_name
 from accel_ai_ros.backends.tensorrt.build import EngineFromOnnx
 from accel_ai_ros.backends.tensorrt.build import normalize_build_options
 from accel_ai_ros.backends.tensorrt.build import PRECISIONS
@@ -50,7 +48,6 @@ from accel_ai_ros.backends.tensorrt.build import Progress
 from accel_ai_ros.backends.tensorrt.manifest import atomic_write
 from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
 from accel_ai_ros.backends.tensorrt.manifest import make_manifest
-from accel_ai_ros.backends.tensorrt.manifest import manifest_path
 from accel_ai_ros.backends.tensorrt.manifest import model_sha256
 from accel_ai_ros.backends.tensorrt.manifest import platform_mismatches
 from accel_ai_ros.backends.tensorrt.manifest import PlatformInfo
@@ -61,10 +58,10 @@ from accel_ai_ros.backends.tensorrt.util import device_platform
 from accel_ai_ros.backends.tensorrt.util import EngineDeserializeError
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
+from accel_ai_ros.fileio import PathLike
 
 logger = logging.getLogger('accel_ai_ros')
 
-PathLike = Union[str, 'os.PathLike[str]']
 #: build(onnx_path, precision, timing_cache_path, progress, options) -> serialized engine.
 BuildFunction = Callable[[Path, str, Path, Optional[Progress], Dict[str, Any]], bytes]
 RunnerFactory = Callable[[Path], Runner]
@@ -342,13 +339,3 @@ def build_all(sources: Mapping[str, PathLike], cache_dir: Optional[PathLike] = N
     return {precision: cache.get_or_build(onnx, precision, force=force, progress=progress,
                                           options=build_options)
             for precision, onnx in sources.items() if str(onnx or '')}
-
-
-def export_engine(engine: Path, out_dir: PathLike, onnx_path: PathLike, precision: str) -> Path:
-    """Copy a cached engine and its manifest to ``out_dir`` under a readable name."""
-    target = Path(out_dir) / engine_file_name(onnx_path, precision)
-    atomic_write(target, engine.read_bytes())
-    source_manifest = manifest_path(engine)
-    if source_manifest.is_file():
-        atomic_write(manifest_path(target), source_manifest.read_bytes())
-    return target

@@ -30,7 +30,6 @@ import datetime
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 from typing import Dict
@@ -40,10 +39,10 @@ from typing import Union
 
 from accel_ai_ros import fileio
 from accel_ai_ros.errors import EngineError
+from accel_ai_ros.fileio import PathLike
 
 logger = logging.getLogger('accel_ai_ros')
 
-PathLike = Union[str, 'os.PathLike[str]']
 
 #: Suffix appended to an engine's file name for its manifest (``m.engine`` -> ``m.engine.json``).
 MANIFEST_SUFFIX = '.json'

@@ -57,12 +57,12 @@ from accel_ai_ros.backends.tensorrt.util import format_precision_summary
 from accel_ai_ros.backends.tensorrt.util import import_tensorrt
 from accel_ai_ros.backends.tensorrt.util import io_tensor_problem
 from accel_ai_ros.backends.tensorrt.util import numpy_dtype
-from accel_ai_ros.backends.tensorrt.util import one_line
 from accel_ai_ros.backends.tensorrt.util import precision_warning
 from accel_ai_ros.backends.tensorrt.util import profile_problem
 from accel_ai_ros.backends.tensorrt.util import summarize_layer_precisions
 from accel_ai_ros.backends.tensorrt.util import TrtLog
 from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.gpu import cuda
@@ -230,7 +230,8 @@ class TensorRTRunner(Runner):
             text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
             self.layer_precisions = summarize_layer_precisions(text)
         except (ValueError, RuntimeError, AttributeError) as error:
-            logger.info('%s: layer precisions unavailable (%s)', self.name, one_line(str(error)))
+            logger.info('%s: layer precisions unavailable (%s)', self.name,
+                        collapse_whitespace(error))
             return
         logger.info('%s runs %s', self.name, format_precision_summary(self.layer_precisions))
         manifest = read_manifest(self.path)

@@ -43,6 +43,7 @@ from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
 from accel_ai_ros.backends.tensorrt.manifest import platform_mismatches
 from accel_ai_ros.backends.tensorrt.manifest import PlatformInfo
 from accel_ai_ros.errors import BackendUnavailableError
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.errors import EngineError
 from accel_ai_ros.gpu import cuda
 
@@ -69,10 +70,6 @@ _PRECISION_WORDS = {
 
 
 # -- pure helpers (tested without TensorRT) --------------------------------------------------
-
-def one_line(text: str) -> str:
-    """Collapse whitespace (newlines included) to single spaces."""
-    return ' '.join(str(text).split())
 
 
 def numpy_dtype(trt_type_name: str, tensor: str = '') -> np.dtype:
@@ -221,7 +218,7 @@ def deserialize_failure_message(
     text = '; '.join(parts)
     if trt_errors:
         text += f' [TensorRT: {"; ".join(trt_errors[-3:])}]'
-    return one_line(text)
+    return collapse_whitespace(text)
 
 
 def io_tensor_problem(name: str, location: str, shape_inference_io: bool) -> Optional[str]:
@@ -314,7 +311,7 @@ class TrtLog:
                     def log(self, severity: Any, msg: str) -> None:
                         if severity in (trt.ILogger.Severity.INTERNAL_ERROR,
                                         trt.ILogger.Severity.ERROR):
-                            TrtLog.recent.add(one_line(msg))
+                            TrtLog.recent.add(collapse_whitespace(msg))
                             logger.debug('TensorRT error: %s', msg)
                         elif severity == trt.ILogger.Severity.WARNING:
                             logger.debug('TensorRT warning: %s', msg)

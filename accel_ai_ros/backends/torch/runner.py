@@ -67,6 +67,7 @@ from accel_ai_ros.backends.registry import require_backend
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
+from accel_ai_ros.errors import error_text
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.fileio import check_model_file
@@ -82,11 +83,6 @@ WARMUP_RUNS = 3
 _LOG = logging.getLogger(__name__)
 
 _TF32_LOCK = threading.RLock()  # _forward re-enters it inside graph capture
-
-
-def _one_line(error: BaseException) -> str:
-    """Return an exception's text on one line."""
-    return ' '.join(str(error).split()) or type(error).__name__
 
 
 def _numpy_dtype(torch_dtype: Any) -> np.dtype:
@@ -203,7 +199,7 @@ class TorchRunner(Runner):
             raise EngineError(
                 f'PyTorch cannot load {str(self.path)!r} ({size} bytes) as a {what}: it is '
                 f'truncated, corrupt or made by an incompatible PyTorch; re-export the model '
-                f'or re-copy the file [{_one_line(error)}]') from None
+                f'or re-copy the file [{error_text(error)}]') from None
 
     def _export_metadata(self, program: Any) -> None:
         """Read input and output names, shapes and dtypes from a torch.export program."""
@@ -255,7 +251,7 @@ class TorchRunner(Runner):
                 output_names = [str(n) for n in data['outputs']] if 'outputs' in data else None
             except (ValueError, TypeError, KeyError, AttributeError) as error:
                 raise EngineError(
-                    f'{str(sidecar)!r} is not valid: {_one_line(error)}; write '
+                    f'{str(sidecar)!r} is not valid: {error_text(error)}; write '
                     f'{{"inputs": [{{"name": ..., "shape": [...], "dtype": "float32"}}], '
                     f'"outputs": [...]}}') from None
         if self.input_shapes:
@@ -309,7 +305,7 @@ class TorchRunner(Runner):
         except Exception as error:  # noqa: B902 - torch raises many types here
             raise EngineError(
                 f'PyTorch cannot prepare {str(self.path)!r} on {self.device} at '
-                f'{self.precision}: {_one_line(error)}; re-export the model or choose another '
+                f'{self.precision}: {error_text(error)}; re-export the model or choose another '
                 f'device or precision') from None
         self._torch, self._module, self._dev, self._dtype = torch, module, dev, dtype
         try:
@@ -502,7 +498,7 @@ class TorchRunner(Runner):
             raise
         except Exception as error:  # noqa: B902 - torch raises RuntimeError and others
             raise InferenceError(
-                f'PyTorch failed running {self.name!r}: {_one_line(error)}; check the input '
+                f'PyTorch failed running {self.name!r}: {error_text(error)}; check the input '
                 f'values and shapes against: {self.describe()}') from None
 
     def run_image(self, image: DecodedImage,
@@ -528,7 +524,7 @@ class TorchRunner(Runner):
             raise
         except Exception as error:  # noqa: B902 - torch and CUDA raise RuntimeError and others
             raise InferenceError(
-                f'PyTorch failed running {self.name!r} on {self.device}: {_one_line(error)}; '
+                f'PyTorch failed running {self.name!r} on {self.device}: {error_text(error)}; '
                 f'check the GPU (nvidia-smi) and the model') from None
 
     def _run_image_gpu(self, image: DecodedImage,
@@ -588,7 +584,7 @@ class TorchRunner(Runner):
                     pre.queue(params, nbytes, out_ptr, self._stream.cuda_stream)
                     captured = self._forward(self._static_in)
         except Exception as error:  # noqa: B902 - any capture failure keeps the plain path
-            self._frame_graph_error = _one_line(error)
+            self._frame_graph_error = error_text(error)
             _LOG.warning('%s: preprocessing and inference run as separate launches (capturing '
                          'them as one CUDA graph failed: %s)', self.name,
                          self._frame_graph_error)

@@ -59,6 +59,7 @@ from accel_ai_ros.backends.triton.url import SHARED_MEMORY_MODES
 from accel_ai_ros.backends.triton.url import TritonModelRef
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import EngineError
+from accel_ai_ros.errors import error_text
 from accel_ai_ros.errors import InferenceError
 from accel_ai_ros.errors import ParameterError
 
@@ -69,11 +70,6 @@ BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 8.0
 
 _region_ids = itertools.count()
-
-
-def _one_line(error: BaseException) -> str:
-    """Return an exception's text on one line."""
-    return ' '.join(str(error).split()) or type(error).__name__
 
 
 def is_unreachable(error: BaseException) -> bool:
@@ -152,7 +148,7 @@ class TritonRunner(Runner):
                 import tritonclient.http as http_module
             except ImportError as error:
                 raise BackendUnavailableError(
-                    f'tritonclient cannot talk HTTP here ({_one_line(error)}); pip install '
+                    f'tritonclient cannot talk HTTP here ({error_text(error)}); pip install '
                     f"'tritonclient[http]', or use gRPC: {str(self.ref.with_model('m'))}"
                 ) from None
             self._module = http_module
@@ -183,7 +179,7 @@ class TritonRunner(Runner):
         except Exception as error:  # noqa: B902 - tritonclient and socket errors alike
             raise EngineError(
                 f'cannot reach the Triton server at {where} for {self.name} '
-                f'({_one_line(error)}); start tritonserver there or fix the URL (gRPC is port '
+                f'({error_text(error)}); start tritonserver there or fix the URL (gRPC is port '
                 '8001 by default, HTTP triton+http:// port 8000)') from None
         if not live:
             raise EngineError(f'the Triton server at {where} is not live; check its log')
@@ -193,7 +189,7 @@ class TritonRunner(Runner):
             index = client.repository_index()
         except Exception as error:  # noqa: B902 - tritonclient and socket errors alike
             raise EngineError(f'the Triton server at {where} did not say whether '
-                              f'{self.name} is ready ({_one_line(error)})') from None
+                              f'{self.name} is ready ({error_text(error)})') from None
         entries = [e for e in index if e['name'] == self.ref.model
                    and (not self.ref.version or e['version'] in ('', self.ref.version))]
         if not entries:
@@ -233,7 +229,7 @@ class TritonRunner(Runner):
                 import tritonclient.utils.shared_memory as shm
                 self._shm = shm
             except Exception as error:  # noqa: B902 - its native library may fail to load
-                why = f'tritonclient.utils.shared_memory cannot load ({_one_line(error)})'
+                why = f'tritonclient.utils.shared_memory cannot load ({error_text(error)})'
         dynamic = [info.name for info in self._outputs
                    if not all(isinstance(d, int) for d in info.shape[1:])]
         if not why and dynamic:
@@ -246,7 +242,7 @@ class TritonRunner(Runner):
                     self._region('output', info.name, self._static_bytes(info))
             except Exception as error:  # noqa: B902 - OS and server errors alike
                 self._drop_regions()
-                why = f'registering a shared-memory region failed ({_one_line(error)})'
+                why = f'registering a shared-memory region failed ({error_text(error)})'
         if why:
             if self.shared_memory == 'system':
                 raise EngineError(f'{self.name}: triton.shared_memory is system but {why}; '
@@ -379,7 +375,7 @@ class TritonRunner(Runner):
                         pass
                     client.register_system_shm(region.name, region.key, region.byte_size)
         except Exception as error:  # noqa: B902 - EngineError and tritonclient errors
-            self._went_down(_one_line(error))
+            self._went_down(error_text(error))
             raise InferenceError(
                 f'{self.name}: reconnection failed ({self._down_reason}); frame counted as '
                 f'failed, next attempt in {self._backoff_s:.2f} s') from None
@@ -409,17 +405,17 @@ class TritonRunner(Runner):
                 raise
             except Exception as error:  # noqa: B902 - tritonclient and socket errors alike
                 if is_unreachable(error):
-                    self._went_down(_one_line(error))
+                    self._went_down(error_text(error))
                     raise InferenceError(
                         f'{self.name}: no answer from the Triton server within '
                         f'{self.timeout_s * 1e3:.0f} ms or it is unreachable '
-                        f'({_one_line(error)}); frame counted as failed') from None
+                        f'({error_text(error)}); frame counted as failed') from None
                 if 'shared memory region' in str(error).lower() and self._regions:
                     # A server restarted between two frames forgot the regions.
-                    self._went_down(_one_line(error))
+                    self._went_down(error_text(error))
                     self._retry_at = time.monotonic()
                 raise InferenceError(
-                    f'the Triton server refused {self.name}: {_one_line(error)}; check the '
+                    f'the Triton server refused {self.name}: {error_text(error)}; check the '
                     f'input against: {self.describe()}') from None
 
     def _request(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
