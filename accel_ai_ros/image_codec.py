@@ -38,6 +38,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
+from accel_ai_ros.cdr_image import parse_cdr_image
 from accel_ai_ros.errors import ImageDecodeError
 from accel_ai_ros.errors import quoted_input
 from accel_ai_ros.image_header import check_image_size
@@ -382,6 +383,24 @@ def decode_compressed_msg(msg: Any,
             f'{type(msg).__name__} is not a sensor_msgs/CompressedImage ({err}); use '
             'decode_image_msg for sensor_msgs/Image.', kind='encoding') from err
     return decode_compressed(fmt, data, max_pixels=max_pixels)
+
+
+def decode_message(msg: Any,
+                   max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Tuple[Any, DecodedImage]:
+    """
+    Return ``(header, image)`` of whatever the node's subscription delivered.
+
+    That is the serialized bytes of a sensor_msgs/Image (the node subscribes with
+    ``raw=True``; parsed into views by :func:`~accel_ai_ros.cdr_image.parse_cdr_image`), a
+    sensor_msgs/Image, or a sensor_msgs/CompressedImage (told apart by its ``format`` field).
+
+    :raises ImageDecodeError: the message cannot be decoded (see the functions above).
+    """
+    if isinstance(msg, (bytes, bytearray, memoryview)):
+        msg = parse_cdr_image(msg)
+    if hasattr(msg, 'format'):
+        return msg.header, decode_compressed_msg(msg, max_pixels)
+    return msg.header, decode_image_msg(msg, max_pixels)
 
 
 def encode_image(image: DecodedImage) -> Tuple[str, int, bytes]:

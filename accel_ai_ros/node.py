@@ -55,7 +55,6 @@ from accel_ai_ros import intra_process
 from accel_ai_ros import messages
 from accel_ai_ros.annotate import annotate
 from accel_ai_ros.backends.base import Runner
-from accel_ai_ros.cdr_image import parse_cdr_image
 from accel_ai_ros.diagnostics import diagnostic_values
 from accel_ai_ros.engines.selection import backend_for
 from accel_ai_ros.engines.selection import Loader
@@ -67,8 +66,7 @@ from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.errors import quoted_input
 from accel_ai_ros.frame_processor import FrameProcessor
 from accel_ai_ros.frame_processor import ProcessingSettings
-from accel_ai_ros.image_codec import decode_compressed_msg
-from accel_ai_ros.image_codec import decode_image_msg
+from accel_ai_ros.image_codec import decode_message
 from accel_ai_ros.image_codec import encode_image
 from accel_ai_ros.monitoring.adaptive import AdaptiveConfig
 from accel_ai_ros.monitoring.adaptive import Ladder
@@ -155,6 +153,8 @@ class InferenceNode(LifecycleNode):
             self.declare_parameter(spec.name, spec.default, descriptor_for(spec))
         self._declaring = False
         self._values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        # Only the executor thread changes the values (parameter callback, timers, guards).
+        self._revert_guard = self.create_guard_condition(self._revert_precision)
         self._shorten_gil_switch_interval(float(self._values['gil_switch_interval_ms']))
         self._processor: Optional[FrameProcessor] = None
         self._task: Optional[Task] = None
@@ -334,6 +334,12 @@ class InferenceNode(LifecycleNode):
             return
         self._last_error = f'loading {tag} failed: {error}'
         self.get_logger().error(f'{self._last_error}; {self._serving_precision} keeps serving')
+        # This runs on the worker thread: the parameter values belong to the executor
+        # thread, so setting precision back is handed to it.
+        self._revert_guard.trigger()
+
+    def _revert_precision(self) -> None:
+        """Set ``precision`` back to the engine that serves (after a failed swap)."""
         self._requested_precision = self._serving_precision
         if self._serving_precision:
             self._supervisor.swapped(self._serving_precision)
@@ -502,15 +508,9 @@ class InferenceNode(LifecycleNode):
 
     # -- frames --------------------------------------------------------------------------
     def _handle_frame(self, frame: PendingFrame, runner: Runner) -> None:
-        msg = frame.message
         start = time.perf_counter()
         max_pixels = int(self._values['max_image_pixels'])
-        if isinstance(msg, CompressedImage):
-            image = decode_compressed_msg(msg, max_pixels)
-        else:
-            if isinstance(msg, (bytes, bytearray, memoryview)):
-                msg = parse_cdr_image(msg)
-            image = decode_image_msg(msg, max_pixels)
+        header, image = decode_message(frame.message, max_pixels)
         if image.library_messages:
             self._log_by_kind('decoder_messages', logging.WARNING,
                               'the image decoder reported a problem but decoded the frame: '
@@ -530,20 +530,20 @@ class InferenceNode(LifecycleNode):
         start = time.perf_counter()
         pubs = self._pubs
         if task.to_msg is not None:
-            pubs['results'].publish(task.to_msg(result, msg.header))
+            pubs['results'].publish(task.to_msg(result, header))
         if self._values['publish_raw'] or task.to_msg is None:
             pubs['output'].publish(messages.tensors_to_msg(result.raw))
         if self._values['publish_annotated']:
             encoding, step, data = encode_image(annotate(image, result))
             pubs['annotated'].publish(Image(
-                header=msg.header, height=image.height, width=image.width,
+                header=header, height=image.height, width=image.width,
                 encoding=encoding, step=step, data=data))
         total_ms = (time.monotonic() - frame.received_at) * 1e3
         pubs['latency'].publish(messages.latency_to_msg(total_ms))
         timings['publish'] = (time.perf_counter() - start) * 1e3
         timings['receipt_to_publish'] = total_ms
         now_ns = self.get_clock().now().nanoseconds
-        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         if stamp_ns:
             timings['stamp_to_publish'] = (now_ns - stamp_ns) / 1e6
             timings['transport'] = timings['stamp_to_publish'] - total_ms
