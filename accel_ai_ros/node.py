@@ -149,6 +149,10 @@ class InferenceNode(LifecycleNode):
         self._declaring = True
         self._runtime: Dict[str, Any] = {}
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        # Iron and newer: `ros2 param set ... score_threshold 1` means 1.0, as at start-up.
+        add_pre_set = getattr(self, 'add_pre_set_parameters_callback', None)
+        if add_pre_set is not None:
+            add_pre_set(self._coerce_parameter_types)
         for spec in PARAMETERS:
             self.declare_parameter(spec.name, spec.default, descriptor_for(spec))
         self._declaring = False
@@ -198,6 +202,12 @@ class InferenceNode(LifecycleNode):
             self.get_logger().info(f'GIL switch interval of this process set to {ms:g} ms')
 
     # -- parameters ----------------------------------------------------------------------
+    def _coerce_parameter_types(self, params: List[Parameter]) -> List[Parameter]:
+        """Turn integers given for float parameters into floats before rclpy checks types."""
+        fixed = coerce_overrides({p.name: p.value for p in params})
+        return [Parameter(p.name, value=fixed[p.name]) if p.name in fixed else p
+                for p in params]
+
     def _check_start_up_values(self) -> None:
         """
         Check the values from the parameter file and -p before anything is declared.

@@ -191,3 +191,10 @@ def test_non_finite_outputs_are_counted_failed_with_one_warning_naming_the_outpu
     assert wait_for(lambda: node.counters.get('processed') == 1)
     lines = [line for line in capfd.readouterr().err.splitlines() if 'NaN' in line]
     assert len(lines) == 1 and "output 'scores'" in lines[0], lines
+
+
+def test_an_integer_for_a_float_parameter_is_taken_at_run_time(ros, engines):
+    node = start_node(ros, engines)
+    result = node.set_parameters([Parameter('score_threshold', value=1)])[0]
+    assert result.successful, result.reason
+    assert node.get_parameter('score_threshold').value == 1.0
