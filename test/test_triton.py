@@ -200,6 +200,32 @@ def test_activated_on_one_thread_used_on_others(server: Any, classifier: Dict[st
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('protocol', ['grpc', 'http'])
+def test_a_model_unloaded_and_loaded_again(server: Any, tmp_path: Path, protocol: str) -> None:
+    """Frames fail while the model is unloaded, /diagnostics says why, and it comes back."""
+    name = f'reload_{protocol}'
+    path = make_classifier(tmp_path / 'r.onnx', seed=11)
+    url = server.deploy(path, name)
+    with activated(TritonRunner(server.url(name, protocol))) as runner:
+        server.unload(name)
+        with pytest.raises(InferenceError, match='counted as failed'):
+            runner.infer(FEED)
+        state = runner.health()['triton state']
+        assert state.startswith('unavailable') and 'ready' in state, state
+        server.load(name)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                got = runner.infer(FEED)['logits']
+                break
+            except InferenceError:
+                assert time.monotonic() < deadline, 'the model never came back'
+                time.sleep(0.1)
+        np.testing.assert_allclose(got, local(path, FEED)['logits'], rtol=1e-5, atol=1e-5)
+        assert runner.health()['triton state'] == 'live, model ready'
+    assert url
+
+
 def test_batched_repository_model_runs_batches(server: Any, tmp_path: Path) -> None:
     """A model with a dynamic first dimension gets dynamic batching and runs batch 3."""
     import onnx
@@ -250,7 +276,7 @@ def test_server_killed_and_restarted(client_library: None, tmp_path: Path,
         own.stop(signal.SIGKILL)
         with pytest.raises(InferenceError, match='counted as failed'):
             runner.infer(FEED)
-        assert runner.health()['triton state'].startswith('unreachable')
+        assert runner.health()['triton state'].startswith('unavailable')
         start = time.monotonic()
         with pytest.raises(InferenceError, match='next reconnection attempt'):
             runner.infer(FEED)  # fails at once, no request
@@ -266,7 +292,7 @@ def test_server_killed_and_restarted(client_library: None, tmp_path: Path,
                 time.sleep(0.1)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         # (more than one where a request timed out again on a loaded machine)
-        assert runner.reconnect_count >= 1 and runner.unreachable_count >= runner.reconnect_count
+        assert runner.reconnect_count >= 1 and runner.unavailable_count >= runner.reconnect_count
         assert runner.health()['triton transport'] == 'system shared memory'
         runner.deactivate()
     finally:
@@ -436,7 +462,7 @@ def test_node_counts_failed_frames_while_the_server_is_down(ros: Any, client_lib
         own.stop(signal.SIGKILL)
         assert wait_for(lambda: node.counters.snapshot()['failed'] >= 5, timeout=30)
         assert wait_for(lambda: _diagnostics(diags, ns).get('triton state', '').startswith(
-            'unreachable'), timeout=10)
+            'unavailable'), timeout=10)
         failed_while_down = node.counters.snapshot()['failed']
         own.restart()
         seen = len(results)

@@ -26,7 +26,8 @@ that is impossible (a remote server, a server that cannot map the region) the ru
 line saying why and sends the tensors over the wire.
 
 A server that goes away: every request is bounded by ``timeout_ms``. A request that finds the
-server unreachable fails (the node counts the frame as failed) and the runner goes *down*:
+server unreachable, or the model not ready, fails (the node counts the frame as failed) and
+the runner goes *down*:
 later frames fail at once, without a request, until the next reconnection attempt, spaced by
 an exponential backoff (0.25 s doubling to 8 s). A reconnection checks the server and the
 model again and registers the shared-memory regions anew (a restarted server forgot them).
@@ -72,8 +73,8 @@ BACKOFF_MAX_S = 8.0
 _region_ids = itertools.count()
 
 
-def is_unreachable(error: BaseException) -> bool:
-    """Return True when ``error`` says the server could not be reached or did not answer."""
+def is_unavailable(error: BaseException) -> bool:
+    """Return True when the server was unreachable, did not answer, or had the model unready."""
     if isinstance(error, OSError):
         return True
     status = ''
@@ -81,9 +82,10 @@ def is_unreachable(error: BaseException) -> bool:
     if callable(status_of):
         status = str(status_of() or '')
     text = str(error).lower()
-    return ('UNAVAILABLE' in status or 'DEADLINE_EXCEEDED' in status
-            or 'deadline exceeded' in text or 'failed to connect' in text
-            or 'connection refused' in text or 'timed out' in text)
+    return (any(code in status for code in ('UNAVAILABLE', 'DEADLINE_EXCEEDED', '503', '504'))
+            or any(words in text for words in (
+                'deadline exceeded', 'failed to connect', 'connection refused', 'timed out',
+                'not at ready state', 'unknown model')))
 
 
 class _Region:
@@ -133,8 +135,9 @@ class TritonRunner(Runner):
         self._down_reason = ''
         self._retry_at = 0.0
         self._backoff_s = BACKOFF_FIRST_S
-        #: Requests that found the server unreachable, and reconnections, since activation.
-        self.unreachable_count = 0
+        #: Requests that found the server or model unavailable, and reconnections, since
+        #: activation.
+        self.unavailable_count = 0
         self.reconnect_count = 0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -344,21 +347,21 @@ class TritonRunner(Runner):
                   'triton reconnections': str(self.reconnect_count)}
         if self._down_reason:
             wait = max(0.0, self._retry_at - time.monotonic())
-            values['triton state'] = (f'unreachable: {self._down_reason}; next attempt in '
+            values['triton state'] = (f'unavailable: {self._down_reason}; next attempt in '
                                       f'{wait:.1f} s')
         else:
             values['triton state'] = 'live, model ready'
         return values
 
     def _went_down(self, why: str) -> None:
-        """Record that the server is unreachable and when to try again."""
+        """Record that the server or model is unavailable and when to try again."""
         if not self._down_reason:
-            logger.warning('%s: the Triton server is unreachable (%s); frames fail until it '
-                           'answers again, reconnecting with backoff', self.name, why)
+            logger.warning('%s: the Triton server or model is unavailable (%s); frames fail '
+                           'until it answers again, reconnecting with backoff', self.name, why)
             self._backoff_s = BACKOFF_FIRST_S
         else:
             self._backoff_s = min(self._backoff_s * 2.0, BACKOFF_MAX_S)
-        self.unreachable_count += 1
+        self.unavailable_count += 1
         self._down_reason = why
         self._retry_at = time.monotonic() + self._backoff_s
 
@@ -396,7 +399,8 @@ class TritonRunner(Runner):
                 wait = self._retry_at - time.monotonic()
                 if wait > 0:
                     raise InferenceError(
-                        f'{self.name}: the Triton server is unreachable ({self._down_reason});'
+                        f'{self.name}: the Triton server or model is unavailable '
+                        f'({self._down_reason});'
                         f' frame counted as failed, next reconnection attempt in {wait:.2f} s')
                 self._reconnect()
             try:
@@ -404,12 +408,12 @@ class TritonRunner(Runner):
             except InferenceError:
                 raise
             except Exception as error:  # noqa: B902 - tritonclient and socket errors alike
-                if is_unreachable(error):
+                if is_unavailable(error):
                     self._went_down(error_text(error))
                     raise InferenceError(
-                        f'{self.name}: no answer from the Triton server within '
-                        f'{self.timeout_s * 1e3:.0f} ms or it is unreachable '
-                        f'({error_text(error)}); frame counted as failed') from None
+                        f'{self.name}: the Triton server did not answer within '
+                        f'{self.timeout_s * 1e3:.0f} ms, is unreachable or has the model '
+                        f'unavailable ({error_text(error)}); frame counted as failed') from None
                 if 'shared memory region' in str(error).lower() and self._regions:
                     # A server restarted between two frames forgot the regions.
                     self._went_down(error_text(error))
