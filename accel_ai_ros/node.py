@@ -525,7 +525,8 @@ class InferenceNode(LifecycleNode):
             self._log_by_kind('decoder_messages', logging.WARNING,
                               'the image decoder reported a problem but decoded the frame: '
                               + quoted_input(image.library_messages, 200))
-        timings = {'decode': (time.perf_counter() - start) * 1e3}
+        timings = frame.timings     # recorded by the pipeline when the frame is done
+        timings['decode'] = (time.perf_counter() - start) * 1e3
         processor, task = self._processor, self._task
         assert processor is not None and task is not None
         result = processor.process(image, runner, timings)
@@ -557,8 +558,6 @@ class InferenceNode(LifecycleNode):
         if stamp_ns:
             timings['stamp_to_publish'] = (now_ns - stamp_ns) / 1e6
             timings['transport'] = timings['stamp_to_publish'] - total_ms
-        for stage, ms in timings.items():
-            self.latency.record(stage, ms)
         self._supervisor.frame_done(self._serving_precision, total_ms,
                                     timings.get('inference', 0.0))
 

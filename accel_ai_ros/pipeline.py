@@ -38,11 +38,13 @@ because of a swap.
 """
 
 from dataclasses import dataclass
+from dataclasses import field
 import logging
 import threading
 import time
 from typing import Any
 from typing import Callable
+from typing import Dict
 from typing import Generic
 from typing import List
 from typing import Optional
@@ -70,6 +72,10 @@ class PendingFrame:
 
     message: Any
     received_at: float
+    #: The frame's one timing record, stage name -> milliseconds, filled as it travels
+    #: (queue by the pipeline; decode, preprocess, inference, ... by the frame handler) and
+    #: recorded into the latency tracker once, when the frame is done.
+    timings: Dict[str, float] = field(default_factory=dict)
 
 
 class LatestFrameSlot(Generic[T]):
@@ -160,9 +166,10 @@ class InferencePipeline:
     failed (the previous runner keeps serving). A request superseded by a newer one before it
     was installed gets no call; its runner, if it loaded, is deactivated.
 
-    Latency stages recorded into ``latency`` (milliseconds, from ``clock``): ``'queue'``,
-    receipt to worker start, and ``'total'``, receipt to the end of ``handle_frame``, for
-    processed frames only.
+    Each processed frame's timing record (:attr:`PendingFrame.timings`) goes into ``latency``
+    once, after ``handle_frame`` returns: the pipeline's ``'queue'`` (receipt to worker start)
+    and ``'total'`` (receipt to the end of ``handle_frame``, from ``clock``), and whatever
+    stages ``handle_frame`` wrote into the record.
     """
 
     def __init__(self, handle_frame: HandleFrame, counters: FrameCounters, *,
@@ -442,6 +449,7 @@ class InferencePipeline:
         if runner is None:
             self.counters.increment('dropped_no_engine')
             return
+        frame.timings['queue'] = age_ms
         try:
             self._handle_frame(frame, runner)
         except ImageDecodeError as exc:
@@ -453,9 +461,10 @@ class InferencePipeline:
             self._call_on_error(frame, exc)
             return
         self.counters.increment('processed')
+        frame.timings['total'] = (self._clock() - frame.received_at) * 1e3
         if self.latency is not None:
-            self.latency.record('queue', age_ms)
-            self.latency.record('total', (self._clock() - frame.received_at) * 1e3)
+            for stage, ms in frame.timings.items():
+                self.latency.record(stage, ms)
 
     def _call_on_error(self, frame: PendingFrame, exc: BaseException) -> None:
         if self._on_error is None:

@@ -127,6 +127,7 @@ class Harness:
             raise ImageDecodeError('bad image')
         if message == 'boom':
             raise ValueError('postprocessing exploded')
+        frame.timings['decode'] = 1.0 + message     # the handler's stages join the record
         out = runner.infer({'x': np.array([message], dtype=np.float32)})
         assert int(out['y'][0]) == message + 1
         self.handled.append((message, runner.name))
@@ -289,6 +290,22 @@ def test_stale_frames_dropped_with_injected_clock() -> None:
     finally:
         gate.set()
         h.pipeline.stop()
+
+
+def test_one_timing_record_per_processed_frame(harness: Harness) -> None:
+    # Each processed frame's record (queue, total and the handler's stages) reaches the
+    # tracker once; rejected and failed frames record nothing.
+    runner = harness.runner('A')
+    runner.activate()
+    harness.pipeline.start(runner)
+    for message in (1, 'bad', 2, 'boom', 3):
+        harness.pipeline.submit(message)
+        assert harness.pipeline.wait_idle(TIMEOUT)
+    latency = harness.latency
+    assert [latency.count(stage) for stage in ('queue', 'decode', 'total')] == [3, 3, 3]
+    assert latency.samples('decode') == [2.0, 3.0, 4.0]
+    assert all(t >= q for t, q in zip(latency.samples('total'), latency.samples('queue')))
+    harness.assert_accounted()
 
 
 def test_decode_errors_rejected_other_errors_failed_worker_survives(harness: Harness) -> None:
