@@ -160,10 +160,7 @@ class OnnxRuntimeRunner(Runner):
             session = ort.InferenceSession(
                 str(self.path), sess_options=options, providers=list(self.providers))
         except Exception as error:  # noqa: B902 - ORT raises its own pybind exception types
-            raise EngineError(
-                f'ONNX Runtime cannot load {str(self.path)!r} ({size} bytes): it is truncated, '
-                f'corrupt or not an ONNX model; re-export the model or re-copy the file '
-                f'[{error_text(error)}]') from None
+            raise EngineError(_load_failure(str(self.path), size, error)) from None
         loaded = list(session.get_providers())
         dropped = [p for p in self.providers if p not in loaded]
         if dropped:
@@ -241,3 +238,16 @@ class OnnxRuntimeRunner(Runner):
                 f'ONNX Runtime failed running {self.name!r}: {error_text(error)}; check the '
                 f'input values and shapes against: {self.describe()}') from None
         return dict(zip(self._output_names, results))
+
+
+def _load_failure(path: str, size: int, error: BaseException) -> str:
+    """Say why ONNX Runtime refused a model file, by what it reported: the file or the graph."""
+    text = error_text(error)
+    if 'ShapeInferenceError' in text or 'TypeInferenceError' in text \
+            or type(error).__name__ in ('InvalidGraph', 'NotImplemented'):
+        return (f'ONNX Runtime reads {path!r} ({size} bytes) but refuses its graph: {text}. '
+                'The file is intact; a node in it is invalid or unsupported by this ONNX '
+                'Runtime: re-export the model (another opset or exporter version) or check it '
+                'with onnx.checker.check_model(model, full_check=True)')
+    return (f'ONNX Runtime cannot load {path!r} ({size} bytes): it is truncated, corrupt or '
+            f'not an ONNX model; re-export the model or re-copy the file [{text}]')
