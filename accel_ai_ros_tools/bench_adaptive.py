@@ -353,16 +353,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--idle-s', type=float, default=10.0, help='each idle phase, s')
     parser.add_argument('--heavy-s', type=float, default=20.0, help='the heavy phase, s')
     parser.add_argument('--rate', type=float, default=15.0, help='frames per second')
-    parser.add_argument('--burners', type=int, default=4,
-                        help='CPU-burning processes in the heavy phase, on the node CPU')
+    parser.add_argument('--burners', type=int, default=1,
+                        help='CPU-burning processes in the heavy phase, on the node CPU (one '
+                             'about doubles FP32 latency)')
     parser.add_argument('--cpu', type=int, default=-1,
                         help='CPU the node and the burners are pinned to (default: the last)')
     parser.add_argument('--budget-ms', type=float, default=0.0,
-                        help='latency budget (0: 4 x the idle FP32 inference time, its 10th '
-                             'percentile on the node CPU, + 5 ms)')
+                        help='latency budget (0: 1.75 x the idle FP32 inference time, its '
+                             '10th percentile on the node CPU, + 2 ms: between FP32 idle and '
+                             'FP32 under a load that doubles it)')
     parser.add_argument('--modes', default='off,on', help='adaptive_precision runs, in order')
     parser.add_argument('--min-dwell-s', type=float, default=5.0,
-                        help='adaptive_min_dwell_s of the node (the other adaptive_* '
+                        help='adaptive_min_dwell_s of the node')
+    parser.add_argument('--breach-window-s', type=float, default=1.0,
+                        help='adaptive_breach_window_s of the node (the other adaptive_* '
                              'parameters keep their defaults)')
 
 
@@ -393,7 +397,7 @@ def run(args: argparse.Namespace) -> int:
         reference, top1_per_frame(values, 'fp16', frames))]))
     idle = {p: idle_cost_ms(path, args.cpu, size, quantile=10.0)
             for p, path, size in (('fp32', fp32, 96), ('fp16', fp16, 64))}
-    budget = args.budget_ms or round(4.0 * idle['fp32'] + 5.0, 1)
+    budget = args.budget_ms or round(1.75 * idle['fp32'] + 2.0, 1)
     host = machine()
     print(f'benchmark adaptive: {host["system"]}, {host["cpus"]} CPUs, load average '
           f'{" ".join(str(v) for v in host["load_average"])}; node and {args.burners} '
@@ -405,6 +409,7 @@ def run(args: argparse.Namespace) -> int:
     ros_args = ['--ros-args', '-p', f'engines.fp32:={fp32}', '-p', f'engines.fp16:={fp16}',
                 '-p', 'resize_mode:=stretch', '-p', 'intra_op_threads:=1', '-p', 'top_k:=1',
                 '-p', f'adaptive_min_dwell_s:={args.min_dwell_s}',
+                '-p', f'adaptive_breach_window_s:={args.breach_window_s}',
                 '-p', 'diagnostics_period_s:=0.5']
     heavy = (args.idle_s, args.idle_s + args.heavy_s)
     results = []

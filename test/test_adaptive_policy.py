@@ -200,3 +200,15 @@ def test_no_step_back_without_a_cost_ratio_unless_the_report_gives_one():
     state, changes = run(load, until=60.0, state=start, ladder=report)
     # From the report: 5 + 4 * (10 / 4 - 1) = 11 ms <= 35 ms: back once the dwell allows.
     assert changes == [(3.0, 'fp16'), (13.0, 'fp32')]
+
+
+def test_faster_comes_from_the_report_else_from_measured_costs():
+    plain = build_ladder(['fp32', 'fp16', 'int8'], {}, {}, 0.0, ORDER)
+    assert plain.names() == ['fp32', 'fp16', 'int8']
+    # Measured here: int8 is slower than fp16 on this machine (no VNNI, say).
+    measured = adaptive.order_by_cost(plain, {'fp32': 9.0, 'fp16': 3.0, 'int8': 5.0})
+    assert measured.names() == ['fp32', 'int8', 'fp16']
+    assert adaptive.order_by_cost(plain, {'fp32': 9.0}).names() == plain.names()
+    reported = build_ladder(['fp32', 'fp16'], {}, {'fp32': 2.0, 'fp16': 4.0}, 0.0, ORDER)
+    assert adaptive.order_by_cost(reported, {'fp32': 9.0, 'fp16': 3.0}).names() == \
+        ['fp16', 'fp32'], 'the report wins'

@@ -112,6 +112,19 @@ def build_ladder(configured: Sequence[str], accuracy: Mapping[str, Optional[floa
     return Ladder(tuple(rungs), tuple(excluded))
 
 
+def order_by_cost(ladder: Ladder, cost_ms: Mapping[str, float]) -> Ladder:
+    """Return ``ladder`` sorted by the costs measured in this process, slowest first.
+
+    "Faster" comes from the precision report where it gives every rung a latency; otherwise,
+    once every rung has a measured cost, from those. Until then the ladder is left as it is.
+    """
+    if all(r.report_latency_ms is not None for r in ladder.rungs) \
+            or not all(cost_ms.get(r.precision, 0.0) > 0.0 for r in ladder.rungs):
+        return ladder
+    rungs = sorted(ladder.rungs, key=lambda r: -cost_ms[r.precision])
+    return replace(ladder, rungs=tuple(rungs))
+
+
 @dataclass(frozen=True)
 class Measurements:
     """What the node measured over the recent window.

@@ -199,6 +199,7 @@ class Supervisor:
                 throttled=sample.throttled if sample else None,
                 inference_ms=float(np.median(inference)) if inference else math.nan,
                 cost_ms=costs)
+            ladder = adaptive.order_by_cost(ladder, costs)
             self._state, decision = adaptive.decide(self._state, m, ladder, self._config, now,
                                                     min_accuracy)
             if decision is not None:
