@@ -24,7 +24,7 @@ here with the node's own preprocessing), and the precision timeline; then a plot
 The models are stand-ins built here, because on a CPU an FP16 model is no faster than FP32:
 'fp32' is a 3-layer 64-channel convolutional net on a 96x96 input, 'fp16' the same weights
 on a 64x64 input (about half the cost), so that the two differ in cost and their outputs can
-be compared. Give ``--params-file`` to run real engines instead.
+be compared.
 """
 
 import argparse
