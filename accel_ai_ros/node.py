@@ -201,6 +201,23 @@ class InferenceNode(LifecycleNode):
             sys.setswitchinterval(ms / 1e3)
             self.get_logger().info(f'GIL switch interval of this process set to {ms:g} ms')
 
+    # -- read-only state (what /diagnostics and ~/precision report, for in-process users) --
+    @property
+    def runner(self) -> Optional[Runner]:
+        """Return the runner serving frames now, or None while the node is not active."""
+        pipeline = self._pipeline
+        return pipeline.runner if pipeline is not None else None
+
+    @property
+    def serving_precision(self) -> str:
+        """Return the precision whose engine serves now ('' before the first activation)."""
+        return self._serving_precision
+
+    @property
+    def last_error(self) -> str:
+        """Return why the last transition or engine load failed ('' when it did not)."""
+        return self._last_error
+
     # -- parameters ----------------------------------------------------------------------
     def _coerce_parameter_types(self, params: List[Parameter]) -> List[Parameter]:
         """Turn integers given for float parameters into floats before rclpy checks types."""
