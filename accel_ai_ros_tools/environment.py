@@ -18,6 +18,7 @@ Shared by the demo and the benchmarks, so that a tool started without the README
 still finds the installed ``config/`` and keeps every DDS packet on this machine.
 """
 
+import glob
 import os
 from pathlib import Path
 import sys
@@ -51,6 +52,18 @@ def find_config(name: str) -> Optional[Path]:
     return path if path is not None and path.is_file() else None
 
 
+def fast_dds_2() -> bool:
+    """
+    Return True when the Fast DDS found is 2.x (Humble, Jazzy: ``libfastrtps``).
+
+    Fast DDS 2.x reads its profile only from ``FASTRTPS_DEFAULT_PROFILES_FILE``; 3.x (Kilted)
+    only from ``FASTDDS_DEFAULT_PROFILES_FILE`` and warns when the old name is set.
+    """
+    prefixes = [sys.prefix] + os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)
+    return any(glob.glob(os.path.join(prefix, 'lib', 'libfastrtps.so*'))
+               for prefix in prefixes if prefix)
+
+
 def configure_dds_environment() -> Dict[str, str]:
     """Keep DDS on localhost and use the shipped Fast DDS profile unless already set.
 
@@ -62,8 +75,7 @@ def configure_dds_environment() -> Dict[str, str]:
         profile = find_config(PROFILE_NAME)
         if profile is not None:
             os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
-    # Fast DDS 2.x (Humble, Jazzy) reads only the older name.
-    if os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE') \
+    if os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE') and fast_dds_2() \
             and not os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE'):
         os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'] = os.environ['FASTDDS_DEFAULT_PROFILES_FILE']
     return {name: os.environ.get(name, '') for name in

@@ -15,8 +15,10 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 if [ -f "$ACCEL_REPO/config/fastdds_localhost.xml" ]; then
   export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$ACCEL_REPO/config/fastdds_localhost.xml}"
-  # Fast DDS 2.x (Humble, Jazzy) reads only the older name.
-  export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-$FASTDDS_DEFAULT_PROFILES_FILE}"
+  # Fast DDS 2.x (Humble, Jazzy: libfastrtps) reads only the older name; 3.x warns about it.
+  if compgen -G "$VENV/lib/libfastrtps.so*" >/dev/null; then
+    export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-$FASTDDS_DEFAULT_PROFILES_FILE}"
+  fi
 fi
 
 # Load what depends on the venv existing (run again after scripts/setup.sh has created it).

@@ -30,9 +30,10 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(100, 20
 _profile = REPO / 'config' / 'fastdds_localhost.xml'
 if _profile.is_file():
     os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(_profile))
-    # Fast DDS 2.x (Humble, Jazzy) reads only the older name.
-    os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE',
-                          os.environ['FASTDDS_DEFAULT_PROFILES_FILE'])
+    from accel_ai_ros_tools.environment import fast_dds_2
+    if fast_dds_2():  # Fast DDS 2.x (Humble, Jazzy) reads only the older name
+        os.environ.setdefault('FASTRTPS_DEFAULT_PROFILES_FILE',
+                              os.environ['FASTDDS_DEFAULT_PROFILES_FILE'])
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
