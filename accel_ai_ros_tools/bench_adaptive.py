@@ -219,7 +219,7 @@ def run_once(args: argparse.Namespace, ros_args: List[str], adaptive: bool,
 
     def on_result(msg: Any) -> None:
         now = time.monotonic()
-        index = msg.header.stamp.sec * 1000 + msg.header.stamp.nanosec // 1_000_000
+        index = int(msg.header.frame_id) if msg.header.frame_id.isdigit() else -1
         with lock:
             if index in result.sent:
                 result.latency_ms[index] = (now - t0[0] - result.sent[index]) * 1e3
@@ -273,8 +273,8 @@ def run_once(args: argparse.Namespace, ros_args: List[str], adaptive: bool,
                 _stop(burners)
                 burners = []
             msg = messages[index % len(messages)]
-            msg.header.stamp.sec, msg.header.stamp.nanosec = index // 1000, \
-                (index % 1000) * 1_000_000
+            msg.header.frame_id = str(index)
+            msg.header.stamp = helper_node.get_clock().now().to_msg()
             with lock:
                 result.sent[index] = time.monotonic() - t0[0]
             publisher.publish(msg)
