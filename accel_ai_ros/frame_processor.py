@@ -127,7 +127,7 @@ class FrameProcessor:
         """
         try:
             spec = self._prepare(runner).spec
-            frame = np.full((spec.height, spec.width, 3), 114, dtype=np.uint8)
+            frame = np.full((spec.height, spec.width, 3), spec.pad_value, dtype=np.uint8)
             self.process(DecodedImage(frame, 'bgr'), runner)
         except AccelAiError as exc:
             raise EngineError(f'{runner.describe()} cannot serve: {exc}') from exc

@@ -44,15 +44,13 @@ from accel_ai_ros.image_header import DEFAULT_MAX_IMAGE_PIXELS
 from accel_ai_ros.image_header import OPENCV_MAX_PIXELS
 from accel_ai_ros.param_spec import check_value
 from accel_ai_ros.param_spec import ParamSpec
+from accel_ai_ros.preprocess import PARAMETERS as PREPROCESSING_PARAMETERS
 from accel_ai_ros.tasks.registry import TASK_NAMES
 from accel_ai_ros.tasks.registry import task_parameters
 from accel_ai_ros.tasks.registry import TASKS
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
 BACKEND_CHOICES = ('auto',) + BACKENDS
-RESIZE_CHOICES = ('stretch', 'letterbox', 'center_crop')
-CHANNEL_CHOICES = ('rgb', 'bgr', 'mono')
-TENSOR_LAYOUT_CHOICES = ('auto', 'nchw', 'nhwc')
 TRANSPORT_CHOICES = ('raw', 'compressed')
 
 
@@ -156,21 +154,7 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     _p('no_frame_warning_s', 5.0, 'Warn once when the image topic has publishers but no '
        'frame arrived for this long.', read_only=True, min_value=0.5, max_value=3600.0),
     # -- preprocessing -------------------------------------------------------------------
-    _p('resize_mode', 'letterbox', 'How the frame is fitted to the model input.',
-       read_only=True, choices=RESIZE_CHOICES),
-    _p('channel_order', 'rgb', 'Channel order the model expects (mono for one channel).',
-       read_only=True, choices=CHANNEL_CHOICES),
-    _p('tensor_layout', 'auto', 'Input tensor layout; auto reads it from the input shape.',
-       read_only=True, choices=TENSOR_LAYOUT_CHOICES),
-    _p('scale', 1.0 / 255.0, 'Pixel multiplier before mean and std: '
-       'value = (pixel * scale - mean) / std.', read_only=True, min_value=-1e6,
-       max_value=1e6),
-    _p('mean', [0.0, 0.0, 0.0], 'Per-channel mean subtracted after scaling (1 or 3 values).',
-       read_only=True, length=(1, 3)),
-    _p('std', [1.0, 1.0, 1.0], 'Per-channel divisor after the mean (1 or 3 values, none 0).',
-       read_only=True, length=(1, 3)),
-    _p('pad_value', 114, 'Grey level of the letterbox padding.', read_only=True,
-       min_value=0, max_value=255),
+) + PREPROCESSING_PARAMETERS + (
     _p('input_width', 0, 'Model input width for engines with a dynamic width '
        '(0: read it from the engine).', read_only=True, min_value=0, max_value=16384),
     _p('input_height', 0, 'Model input height for engines with a dynamic height '

@@ -40,6 +40,7 @@ import numpy as np
 
 from accel_ai_ros.errors import PreprocessError
 from accel_ai_ros.image_codec import DecodedImage
+from accel_ai_ros.param_spec import ParamSpec
 from accel_ai_ros.transform import ImageTransform
 
 RESIZE_MODES: Tuple[str, ...] = ('stretch', 'letterbox', 'center_crop')
@@ -47,6 +48,25 @@ CHANNEL_ORDERS: Tuple[str, ...] = ('rgb', 'bgr', 'mono')
 LAYOUTS: Tuple[str, ...] = ('nchw', 'nhwc')
 DTYPES: Tuple[str, ...] = ('float32', 'float16', 'uint8')
 INTERPOLATION: int = cv2.INTER_LINEAR
+
+RESIZE_MODE = ParamSpec('resize_mode', 'letterbox', 'How the frame is fitted to the model input.',
+                        read_only=True, choices=RESIZE_MODES)
+CHANNEL_ORDER = ParamSpec('channel_order', 'rgb', 'Channel order the model expects (mono for '
+                          'one channel).', read_only=True, choices=CHANNEL_ORDERS)
+TENSOR_LAYOUT = ParamSpec('tensor_layout', 'auto', 'Input tensor layout; auto reads it from '
+                          'the input shape.', read_only=True, choices=('auto',) + LAYOUTS)
+SCALE = ParamSpec('scale', 1.0 / 255.0, 'Pixel multiplier before mean and std: '
+                  'value = (pixel * scale - mean) / std.', read_only=True, min_value=-1e6,
+                  max_value=1e6)
+MEAN = ParamSpec('mean', [0.0, 0.0, 0.0], 'Per-channel mean subtracted after scaling (1 or 3 '
+                 'values).', read_only=True, length=(1, 3))
+STD = ParamSpec('std', [1.0, 1.0, 1.0], 'Per-channel divisor after the mean (1 or 3 values, '
+                'none 0).', read_only=True, length=(1, 3))
+PAD_VALUE = ParamSpec('pad_value', 114, 'Grey level of the letterbox padding.', read_only=True,
+                      min_value=0, max_value=255)
+#: The preprocessing parameters of the node (gathered by :mod:`accel_ai_ros.params`).
+PARAMETERS: Tuple[ParamSpec, ...] = (RESIZE_MODE, CHANNEL_ORDER, TENSOR_LAYOUT, SCALE, MEAN, STD,
+                                     PAD_VALUE)
 
 _IMAGE_ORDERS: Tuple[str, ...] = ('rgb', 'bgr', 'rgba', 'bgra', 'mono')
 _CV_DEPTH = {'float32': cv2.CV_32F, 'float16': cv2.CV_16F}
@@ -99,14 +119,14 @@ class PreprocessSpec:
 
     height: int
     width: int
-    resize_mode: str = 'letterbox'
-    channel_order: str = 'rgb'
-    scale: float = 1.0 / 255.0
-    mean: Tuple[float, ...] = (0.0, 0.0, 0.0)
-    std: Tuple[float, ...] = (1.0, 1.0, 1.0)
+    resize_mode: str = RESIZE_MODE.default
+    channel_order: str = CHANNEL_ORDER.default
+    scale: float = SCALE.default
+    mean: Tuple[float, ...] = tuple(MEAN.default)
+    std: Tuple[float, ...] = tuple(STD.default)
     layout: str = 'nchw'
     dtype: str = 'float32'
-    pad_value: int = 114
+    pad_value: int = PAD_VALUE.default
 
     def __post_init__(self) -> None:
         """Validate every field, naming the allowed values; normalise mean and std."""
@@ -167,11 +187,14 @@ def _dim(value: Any) -> Optional[int]:
     return None
 
 
-def spec_from_tensor(shape: Sequence[Any], dtype: Any, *, resize_mode: str = 'letterbox',
-                     channel_order: str = 'rgb', scale: float = 1.0 / 255.0,
-                     mean: Sequence[float] = (0.0, 0.0, 0.0),
-                     std: Sequence[float] = (1.0, 1.0, 1.0), layout: str = 'auto',
-                     pad_value: int = 114,
+def spec_from_tensor(shape: Sequence[Any], dtype: Any, *,
+                     resize_mode: str = RESIZE_MODE.default,
+                     channel_order: str = CHANNEL_ORDER.default,
+                     scale: float = SCALE.default,
+                     mean: Sequence[float] = tuple(MEAN.default),
+                     std: Sequence[float] = tuple(STD.default),
+                     layout: str = TENSOR_LAYOUT.default,
+                     pad_value: int = PAD_VALUE.default,
                      fallback_size: Optional[Tuple[int, int]] = None) -> PreprocessSpec:
     """
     Build a :class:`PreprocessSpec` from an engine input's shape and dtype.

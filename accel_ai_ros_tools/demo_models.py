@@ -45,6 +45,7 @@ from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import BackendUnavailableError
 from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.fileio import atomic_write
+from accel_ai_ros.params import PRECISIONS
 from accel_ai_ros_tools.digits import IMAGE_SIZE
 from accel_ai_ros_tools.digits import NUM_CLASSES
 from accel_ai_ros_tools.digits import split
@@ -55,7 +56,6 @@ OUTPUT_NAME = 'probabilities'
 OPSET = 17
 HIDDEN_UNITS = 96
 CALIBRATION_IMAGES = 256
-VARIANTS = ('fp32', 'fp16', 'int8')
 LABELS_FILE = 'labels.txt'
 MANIFEST_FILE = 'manifest.json'
 DEFAULT_OUTPUT_DIR = os.path.join('models', 'demo')
@@ -69,7 +69,7 @@ def model_file(variant: str) -> str:
 
 def output_files() -> List[str]:
     """Return every file name :func:`build_demo_models` writes, the manifest last."""
-    return [model_file(v) for v in VARIANTS] + [LABELS_FILE, MANIFEST_FILE]
+    return [model_file(v) for v in PRECISIONS] + [LABELS_FILE, MANIFEST_FILE]
 
 
 def _train(x_train: np.ndarray, y_train: np.ndarray, seed: int) -> Any:
@@ -234,7 +234,7 @@ def build_demo_models(output_dir: Path, seed: int = 0, force: bool = False) -> D
                  ''.join(f'{i}\n' for i in range(NUM_CLASSES)).encode('utf-8'))
     reference = predict(output_dir / model_file('fp32'), x_test).argmax(axis=1)
     variants: Dict[str, Any] = {}
-    for variant in VARIANTS:
+    for variant in PRECISIONS:
         top1 = predict(output_dir / model_file(variant), x_test).argmax(axis=1)
         variants[variant] = {
             'file': model_file(variant),
@@ -287,7 +287,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'make_demo_models: {output_dir} is up to date (use --force to rebuild)')
         return 0
     scores = ', '.join(f"{v} {manifest['variants'][v]['held_out_accuracy']:.4f}"
-                       for v in VARIANTS)
+                       for v in PRECISIONS)
     print(f'make_demo_models: wrote {output_dir} (held-out accuracy: {scores})')
     return 0
 

@@ -43,6 +43,7 @@ from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.fileio import atomic_output
 from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.params import defaults
+from accel_ai_ros.params import PRECISIONS
 from accel_ai_ros.tasks.registry import TASK_NAMES
 
 PROG = 'make_variants'
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> Path:
     if not model_path.is_file():
         raise VariantError(f'model {model_path} does not exist; give an FP32 .onnx file')
     precisions = _csv(args.precisions)
-    unknown = [p for p in precisions if p not in ('fp32', 'fp16', 'int8')]
+    unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown:
         raise VariantError(f'precision {", ".join(unknown)} is unknown; use fp16, int8')
     pruning = _pruning() if args.prune else None

@@ -40,11 +40,11 @@ from typing import Optional
 
 from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.fileio import sha256_file
+from accel_ai_ros.params import PRECISIONS
 from accel_ai_ros_tools.variants import VariantError
 
 MANIFEST_FORMAT = 1
 MANIFEST_FILE = 'variants.json'
-PRECISIONS = ('fp32', 'fp16', 'int8')
 PREPROCESSING_FIELDS = ('resize_mode', 'channel_order', 'scale', 'mean', 'std', 'layout',
                         'pad_value')
 

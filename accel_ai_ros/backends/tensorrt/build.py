@@ -57,6 +57,7 @@ from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.fileio import PathLike
 from accel_ai_ros.gpu import cuda
+from accel_ai_ros.params import PRECISIONS
 
 if TYPE_CHECKING:
     import tensorrt as trt_types  # noqa: F401 - used in string annotations
@@ -65,7 +66,6 @@ logger = logging.getLogger('accel_ai_ros')
 
 Progress = Callable[[str], None]
 
-PRECISIONS: Tuple[str, ...] = ('fp32', 'fp16', 'int8')
 
 VARIANTS_HINT = 'make one with make_variants (or NVIDIA ModelOpt AutoCast)'
 QDQ_HINT = ('quantize the model with Q/DQ nodes: make_variants, '
