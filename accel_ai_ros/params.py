@@ -24,6 +24,7 @@ defaults; a test keeps the two equal.
 """
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any
 from typing import Dict
@@ -32,6 +33,7 @@ from typing import Mapping
 from typing import Optional
 from typing import Sequence
 from typing import Tuple
+from typing import Union
 
 from accel_ai_ros.backends.registry import BACKENDS
 from accel_ai_ros.backends.registry import SCHEMES
@@ -39,6 +41,7 @@ from accel_ai_ros.backends.registry import url_scheme
 from accel_ai_ros.backends.tensorrt.profile_shapes import profile_from_parameters
 from accel_ai_ros.backends.tensorrt.profile_shapes import PROFILE_PARAMETERS
 from accel_ai_ros.backends.triton.url import SHARED_MEMORY_MODES
+from accel_ai_ros.errors import collapse_whitespace
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.image_header import DEFAULT_MAX_IMAGE_PIXELS
 from accel_ai_ros.image_header import OPENCV_MAX_PIXELS
@@ -214,6 +217,56 @@ SPECS: Dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
 def defaults() -> Dict[str, Any]:
     """Return every parameter's default, keyed by its full name."""
     return {spec.name: spec.default for spec in PARAMETERS}
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
+    flat: Dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f'{prefix}{key}.'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
+def read_params_file(path: Union[str, 'os.PathLike[str]']) -> Dict[str, Any]:
+    """
+    Return the values a ROS parameter YAML file sets, nested names joined by dots.
+
+    The file holds ``<node name or /**>: ros__parameters: {...}``; the first such block is
+    read. Known parameters are checked against the table; unknown names are kept (ROS keeps
+    them too). Raises ParameterError naming the file and the fix.
+    """
+    import yaml
+    try:
+        with open(path, encoding='utf-8') as handle:
+            document = yaml.safe_load(handle)
+    except OSError as exc:
+        raise ParameterError(f'cannot read the parameter file {str(path)!r} '
+                             f'({exc.strerror or exc}); give a ROS parameter YAML file such as '
+                             f'config/defaults.yaml') from None
+    except yaml.YAMLError as exc:
+        raise ParameterError(f'the parameter file {str(path)!r} is not valid YAML '
+                             f'({collapse_whitespace(exc)})') from None
+    blocks = [node['ros__parameters'] for node in (document or {}).values()
+              if isinstance(node, Mapping) and isinstance(node.get('ros__parameters'), Mapping)
+              ] if isinstance(document, Mapping) else []
+    if not blocks:
+        raise ParameterError(f'{str(path)!r} has no "ros__parameters" block; write it as '
+                             f'"/**: ros__parameters: {{...}}" like config/defaults.yaml')
+    values = _flatten(blocks[0])
+    for name, value in values.items():
+        problem = check_value(SPECS[name], value) if name in SPECS else None
+        if problem:
+            raise ParameterError(f'{str(path)!r}: {problem}')
+    return values
+
+
+def values_from_file(path: Union[str, 'os.PathLike[str]']) -> Dict[str, Any]:
+    """Return every parameter's value: the defaults, overridden by what ``path`` sets."""
+    values = defaults()
+    values.update(read_params_file(path))
+    return values
 
 
 def resolve_path(path: str, model_dir: str) -> Path:

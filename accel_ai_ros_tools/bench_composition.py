@@ -44,9 +44,8 @@ from typing import List
 from typing import Optional
 from typing import Sequence
 
-import yaml
-
 from accel_ai_ros.errors import AccelAiError
+from accel_ai_ros.params import read_params_file
 from accel_ai_ros.stats import summarize
 from accel_ai_ros_tools.environment import configure_dds_environment
 from accel_ai_ros_tools.environment import find_config
@@ -56,17 +55,7 @@ QUANTILES = (50.0, 90.0, 99.0)
 
 def node_parameters(params_file: Path, model_dir: str, **extra: Any) -> Dict[str, Any]:
     """Return the flat ``ros__parameters`` of ``params_file`` plus ``model_dir`` and extra."""
-    data = yaml.safe_load(params_file.read_text(encoding='utf-8'))
-    section = next(iter(data.values()))['ros__parameters']
-    flat: Dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk(f'{prefix}{key}.', item)
-        else:
-            flat[prefix[:-1]] = value
-    walk('', section)
+    flat = read_params_file(params_file)
     flat['model_dir'] = model_dir
     flat.update(extra)
     return flat

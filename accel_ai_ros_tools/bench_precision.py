@@ -53,7 +53,6 @@ from accel_ai_ros.errors import EngineError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.fileio import sha256_file
 from accel_ai_ros.frame_processor import ProcessingSettings
-from accel_ai_ros.param_spec import check_value
 from accel_ai_ros.precision_report import explain
 from accel_ai_ros.precision_report import FORMAT
 from accel_ai_ros.precision_report import recommend
@@ -240,37 +239,6 @@ def variant_args(items: Sequence[str]) -> Source:
     return Source(variants, variants[0].path.parent, {})
 
 
-def read_params_file(path: Path) -> Dict[str, Any]:
-    """Return the node parameters of a ROS 2 params file, flattened ('engines.fp32')."""
-    import yaml
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as error:
-        raise ParameterError(f'cannot read the params file {str(path)!r} ({error})') from None
-    sections = [v['ros__parameters'] for v in (data or {}).values()
-                if isinstance(v, dict) and isinstance(v.get('ros__parameters'), dict)]
-    if not sections:
-        raise ParameterError(f'{str(path)!r} has no <node>: ros__parameters: section')
-    flat: Dict[str, Any] = {}
-
-    def walk(prefix: str, node: Dict[str, Any]) -> None:
-        for key, value in node.items():
-            if isinstance(value, dict):
-                walk(f'{prefix}{key}.', value)
-            else:
-                flat[f'{prefix}{key}'] = value
-
-    for section in sections:
-        walk('', section)
-    for name, value in flat.items():
-        spec = node_params.SPECS.get(name)
-        problem = check_value(spec, value) if spec else None
-        if problem:
-            raise ParameterError(f'{path}: {problem}')
-    return flat
-
-
 #: Variant names that say nothing once several models share a report (make_variants').
 _GENERIC = ('fp32', 'fp16', 'int8', '2:4', 'magnitude', 'channel')
 
@@ -440,7 +408,7 @@ def run(args: argparse.Namespace) -> int:
     """Measure every variant on every usable backend; write the report and plots."""
     if args.iterations < 1 or args.warmup < 0:
         raise ParameterError('--iterations must be >= 1 and --warmup >= 0')
-    file_values = read_params_file(Path(args.params_file)) if args.params_file else {}
+    file_values = node_params.read_params_file(args.params_file) if args.params_file else {}
     source, values, labels = resolve_source(args, file_values)
     settings = ProcessingSettings.from_params(values, labels=tuple(labels))
     dataset_spec = args.dataset or ('digits' if args.demo else '')

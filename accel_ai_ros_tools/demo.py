@@ -55,13 +55,13 @@ from std_msgs.msg import Float32
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.node import InferenceNode
 from accel_ai_ros.params import configured_precisions
+from accel_ai_ros.params import values_from_file
 from accel_ai_ros.tasks.registry import task_named
 from accel_ai_ros_tools import demo_models
 from accel_ai_ros_tools.environment import configure_dds_environment
 from accel_ai_ros_tools.environment import find_config
 from accel_ai_ros_tools.frame_sources import SOURCE_KINDS
 from accel_ai_ros_tools.image_source import ImageSource
-from accel_ai_ros_tools.variants.calibration import load_params_file
 
 
 def require_config(name: str) -> Path:
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     if args.params_file:
         params_file = Path(args.params_file).expanduser().resolve()
         models = Path(args.model_dir or '.').expanduser().resolve()
-        values = load_params_file(params_file)
+        values = values_from_file(params_file)
         configured = configured_precisions(values)
         precisions = [p for p in args.precisions.split(',') if p in configured] or configured
     else:
@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
             print(f'building the demo models in {models}', flush=True)
             if demo_models.main(['--output-dir', str(models)]) != 0:
                 return 1
-        values = load_params_file(params_file)
+        values = values_from_file(params_file)
         precisions = [p for p in args.precisions.split(',') if p]
     if not precisions:
         raise AccelAiError(f'{params_file} configures no engine; set engines.fp32 in it')

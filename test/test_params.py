@@ -17,33 +17,21 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from accel_ai_ros.param_spec import check_value
 from accel_ai_ros.params import check_precision
 from accel_ai_ros.params import defaults
 from accel_ai_ros.params import PARAMETERS
+from accel_ai_ros.params import read_params_file
 from accel_ai_ros.params import SPECS
 from accel_ai_ros.params import validate
 
 CONFIG = Path(__file__).resolve().parents[1] / 'config'
 
 
-def flatten(tree: dict, prefix: str = '') -> dict:
-    """Flatten nested YAML parameters into dotted names, as ROS does."""
-    flat = {}
-    for key, value in tree.items():
-        name = f'{prefix}{key}'
-        if isinstance(value, dict):
-            flat.update(flatten(value, name + '.'))
-        else:
-            flat[name] = value
-    return flat
-
-
 def load(name: str) -> dict:
-    """Return the flattened ros__parameters of config/<name>."""
-    return flatten(yaml.safe_load((CONFIG / name).read_text())['/**']['ros__parameters'])
+    """Return the values config/<name> sets, as the node reads them."""
+    return read_params_file(CONFIG / name)
 
 
 def test_defaults_yaml_mirrors_the_code():

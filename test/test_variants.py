@@ -40,6 +40,7 @@ from accel_ai_ros.backends.onnxruntime.int8_target import cpu_int8_support
 from accel_ai_ros.backends.onnxruntime.int8_target import INT8_TARGET_KEY
 from accel_ai_ros.backends.onnxruntime.int8_target import REDUCE_RANGE_KEY
 from accel_ai_ros.image_codec import DecodedImage
+from accel_ai_ros.params import values_from_file
 from accel_ai_ros.preprocess import CpuPreprocessor
 from accel_ai_ros.preprocess import PreprocessSpec
 from accel_ai_ros_tools.variants import VariantError
@@ -47,7 +48,6 @@ from accel_ai_ros_tools.variants.calibration import CalibrationCache
 from accel_ai_ros_tools.variants.calibration import CalibrationReader
 from accel_ai_ros_tools.variants.calibration import iter_image_folder
 from accel_ai_ros_tools.variants.calibration import iter_video
-from accel_ai_ros_tools.variants.calibration import load_params_file
 from accel_ai_ros_tools.variants.calibration import spec_from_params
 from accel_ai_ros_tools.variants.cli import main
 from accel_ai_ros_tools.variants.fp16 import convert_fp16
@@ -270,7 +270,7 @@ def test_face_detector_cpu_target_on_this_cpu(face_model: Path) -> None:
 
 # -- calibration sources and cache --------------------------------------------------------
 def test_params_file_spec() -> None:
-    values = load_params_file(REPO / 'config' / 'face_detector.yaml')
+    values = values_from_file(REPO / 'config' / 'face_detector.yaml')
     spec = spec_from_params(values, [1, 3, 240, 320], 'float32')
     assert spec == FACE_SPEC
     assert values['engines.fp32'] == 'version-slim-320.onnx' and values['task'] == 'detection'

@@ -18,8 +18,8 @@ Frames come from an image folder, a video file, a rosbag2 folder or a live image
 :class:`~accel_ai_ros.image_codec.DecodedImage` values at their own size; each one goes
 through :class:`~accel_ai_ros.preprocess.CpuPreprocessor` with the
 :class:`~accel_ai_ros.preprocess.PreprocessSpec` the node would build from the same
-parameters (:func:`load_params_file`, :func:`spec_from_params`), so the ranges are measured
-on the tensors the deployed model will see.
+parameters (:func:`accel_ai_ros.params.values_from_file`, :func:`spec_from_params`), so the
+ranges are measured on the tensors the deployed model will see.
 
 :class:`CalibrationCache` keeps the activation ranges that ONNX Runtime's calibrator
 computes (its own ``TensorsData`` JSON), keyed by the calibrated model's hash, the method
@@ -40,7 +40,6 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-import yaml
 
 from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.image_codec import decode_compressed_msg
@@ -56,48 +55,6 @@ SOURCE_KINDS = ('images', 'video', 'bag', 'topic')
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 CACHE_FORMAT = 1
 _IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
-
-
-def _flatten(values: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    for key, value in values.items():
-        name = f'{prefix}{key}'
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, name + '.'))
-        else:
-            out[name] = value
-    return out
-
-
-def load_params_file(path: Path) -> Dict[str, Any]:
-    """
-    Return the node parameters of a ROS parameter YAML file, nested names joined by dots.
-
-    The file holds ``<node name or /**>: ros__parameters: {...}``; the first
-    ``ros__parameters`` block is read. Parameters the file does not set keep the node's
-    defaults (:func:`accel_ai_ros.params.defaults`).
-    """
-    path = Path(path).expanduser()
-    try:
-        with open(path, encoding='utf-8') as f:
-            document = yaml.safe_load(f)
-    except OSError as exc:
-        raise VariantError(f'cannot read the parameter file {path} ({exc.strerror}); give '
-                           f'a ROS parameter YAML file such as config/defaults.yaml') from None
-    except yaml.YAMLError as exc:
-        raise VariantError(f'the parameter file {path} is not valid YAML ({exc})') from None
-    block = None
-    if isinstance(document, Mapping):
-        for node in document.values():
-            if isinstance(node, Mapping) and isinstance(node.get('ros__parameters'), Mapping):
-                block = node['ros__parameters']
-                break
-    if block is None:
-        raise VariantError(f'{path} has no "ros__parameters" block; write it as '
-                           f'"/**: ros__parameters: {{...}}" like config/defaults.yaml')
-    values = defaults()
-    values.update(_flatten(block))
-    return values
 
 
 def spec_from_params(values: Mapping[str, Any], input_shape: Sequence[Any],

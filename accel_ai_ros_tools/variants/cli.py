@@ -44,6 +44,7 @@ from accel_ai_ros.fileio import atomic_output
 from accel_ai_ros.fileio import atomic_write
 from accel_ai_ros.params import defaults
 from accel_ai_ros.params import PRECISIONS
+from accel_ai_ros.params import values_from_file
 from accel_ai_ros.tasks.registry import TASK_NAMES
 
 PROG = 'make_variants'
@@ -171,8 +172,7 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _values(args: argparse.Namespace) -> Dict[str, Any]:
-    from accel_ai_ros_tools.variants.calibration import load_params_file
-    values = load_params_file(Path(args.params_file)) if args.params_file else defaults()
+    values = values_from_file(args.params_file) if args.params_file else defaults()
     values.update(_overrides(args))
     if args.task is not None:
         values['task'] = args.task
