@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--unbatched-url', help='the same model served without dynamic '
                         'batching (max_batch_size 0): the client runs are repeated against it, '
                         'showing what dynamic batching buys when --url batches')
+    parser.add_argument('--params-file', help="the node's parameter file (preprocessing, "
+                        'task); with it, N inference node processes are also measured: frames '
+                        'published at --rate to each, receipt-to-publish latency per node')
     parser.add_argument('--json', help='also write the figures to this JSON file')
 
 
@@ -215,10 +218,119 @@ def run(args: argparse.Namespace) -> int:
             for number, r in enumerate(results):
                 print(f'  client {number}: {r["done"]} done, {r["lost"]} lost, '
                       f'{r["fps"]:.1f} fps, p50 {r["p50"]:.2f} ms, p99 {r["p99"]:.2f} ms')
+    if args.params_file:
+        figures['nodes'] = {}
+        for count in [int(c) for c in args.clients.split(',') if c.strip()]:
+            for label, engine in (('Triton (shared memory)', args.url),
+                                  ('local ONNX Runtime', args.onnx)):
+                results = measure_nodes(args, count, engine if engine == args.url
+                                        else os.path.abspath(engine))
+                figures['nodes'][f'{"triton" if engine == args.url else "local"}x{count}'] = \
+                    results
+                print(f'{count} node process(es), {label}, {args.rate:g} Hz each for '
+                      f'{args.duration:g} s (receipt to publish):')
+                for number, r in enumerate(results):
+                    print(f'  node {number}: {r["done"]} of {r["sent"]} frames, '
+                          f'p50 {r["p50"]:.2f} ms, p99 {r["p99"]:.2f} ms')
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as out:
             json.dump(figures, out, indent=2)
     return 0
+
+
+def measure_nodes(args: argparse.Namespace, count: int, engine: str) -> List[Dict[str, Any]]:
+    """Run ``count`` inference node processes on ``engine``; stream frames to each.
+
+    Each node gets ``--rate`` frames per second (320x240 rgb8) for ``--duration`` s from this
+    process; its ``~/latency`` messages (receipt to publish) are the figures, and frames sent
+    without a latency message are the ones it lost (dropped or failed).
+    """
+    import signal
+    import threading
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Float32
+
+    from accel_ai_ros_tools.environment import configure_dds_environment
+    configure_dds_environment()
+    tag = f'/bench_triton_{os.getpid()}_{count}_{int(time.monotonic() * 1e3) % 100000}'
+    names = [f'{tag}_{i}' for i in range(count)]
+    procs = [subprocess.Popen(
+        [sys.executable, '-m', 'accel_ai_ros.startup', '--ros-args', '--params-file',
+         args.params_file, '-r', f'__ns:={ns}', '-p', f'engines.fp32:={engine}',
+         '-p', 'precision:=fp32', '-p', 'backend:=auto',
+         # A local node gets as many ONNX Runtime threads as the served model.
+         '-p', f'intra_op_threads:={args.local_threads}'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for ns in names]
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('bench_triton_cameras', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    latencies: Dict[str, List[float]] = {ns: [] for ns in names}
+    lock = threading.Lock()
+
+    def keep(ns: str) -> Any:
+        def on_msg(msg: Any) -> None:
+            with lock:
+                latencies[ns].append(float(msg.data))
+        return on_msg
+    subs = [node.create_subscription(Float32, f'{ns}/inference_node/latency', keep(ns), 100)
+            for ns in names]
+    pubs = [node.create_publisher(Image, f'{ns}/image', qos_profile_sensor_data)
+            for ns in names]
+    spinner = threading.Thread(target=lambda: executor.spin(), daemon=True)
+    spinner.start()
+    frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    msg = Image(height=240, width=320, encoding='rgb8', step=960, data=frame.tobytes())
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until every node answered a warm-up frame
+            with lock:
+                if all(latencies[ns] for ns in names):
+                    break
+            for pub in pubs:
+                pub.publish(msg)
+            time.sleep(0.2)
+        else:
+            raise AccelAiError('the inference nodes did not answer within 120 s')
+        time.sleep(0.5)
+        with lock:
+            for values in latencies.values():
+                values.clear()
+        period = 1.0 / args.rate
+        total = int(args.duration * args.rate)
+        start = time.monotonic()
+        for slot in range(total):
+            delay = start + slot * period - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            for pub in pubs:
+                pub.publish(msg)
+        time.sleep(1.0)
+        with lock:
+            taken = {ns: list(values) for ns, values in latencies.items()}
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        executor.shutdown()
+        del subs
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    results = []
+    for ns in names:
+        summary = summarize(taken[ns])
+        results.append({'sent': total, 'done': len(taken[ns]), 'p50': summary['p50'],
+                        'p99': summary['p99']})
+    return results
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

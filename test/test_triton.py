@@ -516,6 +516,15 @@ def test_benchmark_prints_both_tables(server: Any, classifier: Dict[str, Any], t
     figures = json.loads(out.read_text())
     assert set(figures['overhead']) == {'local', 'wire', 'shm'}
     assert [r['done'] + r['lost'] for r in figures['clients']['shmx2']] == [30, 30]
+    params = tmp_path / 'classifier.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    task: classification\n'
+                      '    resize_mode: stretch\n')
+    assert main(['triton', '--onnx', str(classifier['onnx']), '--url', classifier['url'],
+                 '--rounds', '1', '--per-round', '1', '--clients', '1', '--duration', '1',
+                 '--params-file', str(params), '--json', str(out)]) == 0
+    nodes = json.loads(out.read_text())['nodes']
+    assert sorted(nodes) == ['localx1', 'tritonx1']
+    assert all(r['sent'] == 30 and r['done'] > 0 for runs in nodes.values() for r in runs)
 
 
 def test_several_node_processes_share_one_server(ros: Any, server: Any, tmp_path: Path) -> None:
