@@ -17,6 +17,7 @@
 import os
 from pathlib import Path
 import random
+from typing import Dict
 
 import pytest
 
@@ -92,3 +93,20 @@ def triton_server(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip(f'no Triton server: {exc}')
     yield server
     server.stop()
+
+
+@pytest.fixture
+def ros():
+    """Yield a private rclpy context spun on a background thread (test/ros_harness.py)."""
+    from ros_harness import RosHarness  # rclpy only for the tests that ask for it
+    harness = RosHarness()
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def engines(tmp_path: Path) -> Dict[str, str]:
+    """Two different real classifiers standing in for the fp32 and fp16 engines."""
+    from models import make_classifier
+    return {'fp32': str(make_classifier(tmp_path / 'a.onnx', seed=0)),
+            'fp16': str(make_classifier(tmp_path / 'b.onnx', seed=1))}

@@ -14,6 +14,8 @@
 
 """A real rclpy context and executor for tests, spun on a background thread."""
 
+import itertools
+import os
 import threading
 import time
 from typing import Any
@@ -75,6 +77,14 @@ class RosHarness:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_NAMESPACES = itertools.count(1)
+
+
+def unique_ns(prefix: str = 't') -> str:
+    """Return a namespace no other test of this process uses."""
+    return f'/{prefix}{os.getpid()}_{next(_NAMESPACES)}'
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0,

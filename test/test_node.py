@@ -26,7 +26,6 @@ from typing import Dict
 from typing import List
 
 import cv2
-from models import make_classifier
 import numpy as np
 import pytest
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -35,6 +34,7 @@ from rclpy.qos import qos_profile_sensor_data
 from ros_harness import image_msg
 from ros_harness import reliable
 from ros_harness import RosHarness
+from ros_harness import unique_ns
 from ros_harness import wait_for
 from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
@@ -48,27 +48,6 @@ from accel_ai_ros.node import InferenceNode  # noqa: E402
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
 _counter = [0]
-
-
-def unique_ns() -> str:
-    """Return a namespace no other test in this run uses."""
-    _counter[0] += 1
-    return f'/t{os.getpid()}_{_counter[0]}'
-
-
-@pytest.fixture
-def ros():
-    """Yield a private rclpy context spun on a background thread."""
-    harness = RosHarness()
-    yield harness
-    harness.close()
-
-
-@pytest.fixture
-def engines(tmp_path: Path) -> Dict[str, str]:
-    """Two different real classifiers standing in for the fp32 and fp16 engines."""
-    return {'fp32': str(make_classifier(tmp_path / 'a.onnx', seed=0)),
-            'fp16': str(make_classifier(tmp_path / 'b.onnx', seed=1))}
 
 
 def make_node(ros: RosHarness, ns: str, overrides: Dict[str, Any]) -> InferenceNode:

@@ -36,14 +36,6 @@ PROFILE = {'engine_profile.min': 'input:1x3x16x16', 'engine_profile.opt': 'input
            'engine_profile.max': 'input:1x3x64x64'}
 
 
-@pytest.fixture
-def ros():
-    """Yield a private rclpy context spun on a background thread."""
-    harness = RosHarness()
-    yield harness
-    harness.close()
-
-
 def _node(ros: RosHarness, name: str, overrides: Dict[str, Any]) -> InferenceNode:
     params = [Parameter(k, value=v) for k, v in overrides.items()]
     return ros.add(InferenceNode(namespace=f'/p{os.getpid()}_{name}', context=ros.context,

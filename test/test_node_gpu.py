@@ -20,7 +20,6 @@ A YOLOv8n-shaped network (random weights, no download) is exported in the test w
 device, rclpy and vision_msgs; skips with the reason otherwise (CI has no GPU).
 """
 
-import os
 from pathlib import Path
 import threading
 import time
@@ -35,6 +34,7 @@ from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from ros_harness import reliable
 from ros_harness import RosHarness
+from ros_harness import unique_ns
 from ros_harness import wait_for
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray
@@ -62,20 +62,6 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp('yolov8n_shaped')
     save_yolov8n_shaped(torch, folder)
     return folder
-
-
-@pytest.fixture
-def ros():
-    """Yield a private rclpy context spun on a background thread."""
-    harness = RosHarness()
-    yield harness
-    harness.close()
-
-
-def unique_ns() -> str:
-    """Return a namespace no other test in this run uses."""
-    _counter[0] += 1
-    return f'/gpu{os.getpid()}_{_counter[0]}'
 
 
 def detector_params(model: Path, **extra: Any) -> Dict[str, Any]:
@@ -156,7 +142,7 @@ def matched_share(expected: List[Tuple[Any, float, np.ndarray]],
 
 def test_gpu_node_publishes_the_cpu_paths_detections(ros, model):
     """fp32 on the GPU (TF32 off) matches ONNX Runtime on the CPU; fp16 within tolerance."""
-    gpu_ns, cpu_ns = unique_ns(), unique_ns()
+    gpu_ns, cpu_ns = unique_ns('gpu'), unique_ns('gpu')
     gpu = make_node(ros, gpu_ns, detector_params(model, publish_raw=True))
     cpu = make_node(ros, cpu_ns, detector_params(
         model, publish_raw=True, **{'engines.fp32': str(model / 'yolov8n_shaped.onnx'),
@@ -206,7 +192,7 @@ def test_gpu_node_publishes_the_cpu_paths_detections(ros, model):
 
 
 def test_live_fp32_fp16_fp32_swap_on_the_gpu_loses_no_frame(ros, model):
-    ns = unique_ns()
+    ns = unique_ns('gpu')
     node = make_node(ros, ns, detector_params(model))
     results = Collector(ros, vision_msgs.Detection2DArray, f'{ns}/inference_node/results')
     pub = ros.node('pub_swap').create_publisher(Image, f'{ns}/image', reliable(2))
@@ -234,7 +220,7 @@ def test_live_fp32_fp16_fp32_swap_on_the_gpu_loses_no_frame(ros, model):
 @pytest.mark.parametrize('device', range(torch.cuda.device_count() + 1))
 def test_gpu_device_is_honoured_on_every_thread(ros, model, device):
     available = torch.cuda.device_count()
-    ns = unique_ns()
+    ns = unique_ns('gpu')
     node = make_node(ros, ns, detector_params(model, gpu_device=device))
     if device >= available:
         assert wait_for(lambda: bool(node._last_error), 60.0)
@@ -254,7 +240,7 @@ def test_gpu_device_is_honoured_on_every_thread(ros, model, device):
 
 def test_deactivate_frees_device_memory(ros, model):
     before = (torch.cuda.memory_allocated(0), torch.cuda.memory_reserved(0))
-    ns = unique_ns()
+    ns = unique_ns('gpu')
     node = make_node(ros, ns, detector_params(model, precision='fp16'))
     results = Collector(ros, vision_msgs.Detection2DArray, f'{ns}/inference_node/results')
     pub = ros.node('pub_memory').create_publisher(Image, f'{ns}/image', reliable(2))

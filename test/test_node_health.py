@@ -73,13 +73,6 @@ class DiagnosticsWatch:
         return self.latest()
 
 
-@pytest.fixture
-def ros():
-    harness = RosHarness()
-    yield harness
-    harness.close()
-
-
 def start_node(ros: RosHarness, tmp_path: Path, **overrides: Any) -> Tuple[InferenceNode, str,
                                                                            Any]:
     """Start a classifier node in a fresh namespace; return it, the namespace, a publisher."""

@@ -14,8 +14,6 @@
 
 """Hostile input against a running node: real rclpy, DDS on loopback, real ONNX Runtime."""
 
-import os
-from pathlib import Path
 import resource
 import time
 from typing import Any
@@ -24,7 +22,6 @@ from typing import Dict
 import cv2
 from hostile_images import png_bomb
 from models import make_bright_nan_model
-from models import make_classifier
 from models import make_identity_model
 import numpy as np
 import pytest
@@ -32,6 +29,7 @@ from rclpy.parameter import Parameter
 from ros_harness import image_msg
 from ros_harness import reliable
 from ros_harness import RosHarness
+from ros_harness import unique_ns
 from ros_harness import wait_for
 from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
@@ -40,29 +38,6 @@ pytest.importorskip('vision_msgs.msg', reason='vision_msgs is not built: run scr
 
 from accel_ai_ros.node import InferenceNode  # noqa: E402
 
-_counter = [0]
-
-
-def unique_ns() -> str:
-    """Return a namespace no other test in this run uses."""
-    _counter[0] += 1
-    return f'/hostile{os.getpid()}_{_counter[0]}'
-
-
-@pytest.fixture
-def ros():
-    """Yield a private rclpy context spun on a background thread."""
-    harness = RosHarness()
-    yield harness
-    harness.close()
-
-
-@pytest.fixture
-def engines(tmp_path: Path) -> Dict[str, str]:
-    """Two different real classifiers standing in for the fp32 and fp16 engines."""
-    return {'fp32': str(make_classifier(tmp_path / 'a.onnx', seed=0)),
-            'fp16': str(make_classifier(tmp_path / 'b.onnx', seed=1))}
-
 
 def start_node(ros: RosHarness, engines: Dict[str, str], **extra: Any) -> InferenceNode:
     """Create and add an inference node for the test classifiers in a fresh namespace."""
@@ -70,7 +45,7 @@ def start_node(ros: RosHarness, engines: Dict[str, str], **extra: Any) -> Infere
               'resize_mode': 'stretch', 'task': 'classification', 'top_k': 3}
     params.update(extra)
     overrides = [Parameter(k, value=v) for k, v in params.items()]
-    return ros.add(InferenceNode(namespace=unique_ns(), context=ros.context,
+    return ros.add(InferenceNode(namespace=unique_ns('hostile'), context=ros.context,
                                  parameter_overrides=overrides))
 
 
