@@ -64,10 +64,6 @@ class Task:
     #: Draws a result onto a BGR canvas (in place) for ``~/image_annotated``.
     draw: Callable[[np.ndarray, InferenceResult], None]
 
-    def parameter_values(self, values: Mapping[str, Any]) -> Dict[str, Any]:
-        """Return this task's own parameters out of all parameter ``values``."""
-        return {spec.name: values[spec.name] for spec in self.parameters}
-
 
 def message_module(package: str) -> Any:
     """Import ``<package>.msg``, or raise AccelAiError saying how to install it."""
