@@ -61,7 +61,7 @@ PUBLISHER = textwrap.dedent("""
     if pub.get_subscription_count() < 1:
         print('publisher: no subscriber discovered', flush=True)
         sys.exit(3)
-    time.sleep(0.5)
+    sys.stdin.readline()  # 'go': the subscriber has discovered this publisher too
     msg = Image()
     msg.width, msg.height, msg.encoding, msg.step = width, height, 'bgr8', width * 3
     msg.data = array.array('B', bytes(range(256)) * (width * height * 3 // 256))
@@ -70,8 +70,8 @@ PUBLISHER = textwrap.dedent("""
         msg.header.stamp = node.get_clock().now().to_msg()
         pub.publish(msg)
         time.sleep(1.0 / rate)
-    time.sleep(1.0)
     print('publisher: sent %d frames' % frames, flush=True)
+    sys.stdin.readline()  # 'done': the subscriber has what arrived
     node.destroy_node()
     rclpy.shutdown()
 """)
@@ -137,17 +137,22 @@ def test_full_hd_frames_cross_processes() -> None:
         executor.add_node(node)
         proc = subprocess.Popen(
             [sys.executable, '-c', PUBLISHER, topic, str(WIDTH), str(HEIGHT), str(FRAMES),
-             str(RATE_HZ)],
-            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             str(RATE_HZ)], env=dict(os.environ), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdin is not None
+        # Both sides matched (the publisher waits for our subscription, we for it): go.
         deadline = time.monotonic() + 20.0
-        while proc.poll() is None and time.monotonic() < deadline:
+        while node.count_publishers(topic) < 1 and proc.poll() is None \
+                and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
-        end = time.monotonic() + 0.5
-        while time.monotonic() < end:
+        proc.stdin.write('go\n')
+        proc.stdin.flush()
+        # Until every frame is here, or the sending time plus a margin has passed.
+        deadline = time.monotonic() + FRAMES / RATE_HZ + 10.0
+        while len(set(received)) < FRAMES and proc.poll() is None \
+                and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
-        if proc.poll() is None:
-            proc.kill()
-        output = proc.communicate(timeout=5)[0]
+        output = proc.communicate('done\n', timeout=10)[0]
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
