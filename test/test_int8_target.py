@@ -159,3 +159,43 @@ def test_cli_cpu_target_in_qoperator_format(tmp_path: Path) -> None:
     ops = [n.op_type for n in onnx.load(str(tmp_path / 'o' / 'c_int8.onnx')).graph.node]
     assert 'QLinearConv' in ops and 'Conv' not in ops
     assert main(argv + ['--int8-target', 'tensorrt', '--int8-quantizer', 'onnxruntime']) == 1
+
+
+def test_calibrator_numpy_warnings_become_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """An empty tensor makes the percentile calibrator divide 0 by 0: one line, no raw warning."""
+    import warnings
+
+    import onnx
+    from onnx import helper
+    from onnx import numpy_helper
+    from onnx import TensorProto
+
+    from accel_ai_ros.image_codec import DecodedImage
+    from accel_ai_ros.preprocess import PreprocessSpec
+    from accel_ai_ros_tools.variants.calibration import CalibrationReader
+    from accel_ai_ros_tools.variants.int8 import quantize_int8
+    weight = np.random.default_rng(0).normal(size=(3, 3, 3, 3)).astype(np.float32)
+    inits = [numpy_helper.from_array(weight, 'w')] + [
+        numpy_helper.from_array(np.array([v], np.int64), n) for n, v in (('s', 0), ('e', 0),
+                                                                          ('a', 1))]
+    nodes = [helper.make_node('Conv', ['input', 'w'], ['c'], pads=[1, 1, 1, 1]),
+             helper.make_node('Slice', ['c', 's', 'e', 'a'], ['empty']),  # 0 channels
+             helper.make_node('Concat', ['c', 'empty'], ['out'], axis=1)]
+    graph = helper.make_graph(
+        nodes, 'empty_tensor', [helper.make_tensor_value_info('input', TensorProto.FLOAT,
+                                                              [1, 3, 16, 16])],
+        [helper.make_tensor_value_info('out', TensorProto.FLOAT, [1, 3, 16, 16])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    spec = PreprocessSpec(16, 16)
+    frames = [DecodedImage(np.random.default_rng(i).integers(0, 255, (16, 16, 3), np.uint8),
+                           'rgb') for i in range(3)]
+    with warnings.catch_warnings(record=True) as escaped, \
+            caplog.at_level(logging.WARNING, logger='accel_ai_ros'):
+        warnings.simplefilter('always')
+        quantize_int8(model, spec, CalibrationReader(iter(frames), spec, 'input'),
+                      method='percentile')
+    assert not [w for w in escaped if issubclass(w.category, RuntimeWarning)]
+    lines = [r.getMessage() for r in caplog.records if 'numerical warning' in r.getMessage()]
+    assert len(lines) == 1 and 'invalid value encountered in divide' in lines[0]
