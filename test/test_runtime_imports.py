@@ -81,3 +81,15 @@ def test_tools_find_shipped_files_in_the_share_folder() -> None:
     sources = [path for package in (RUNTIME, REPO / TOOLS) for path in package.rglob('*.py')
                if '__file__).resolve().parents' in path.read_text(encoding='utf-8')]
     assert not sources, f'files found relative to the source tree in {sources}'
+
+
+def test_only_the_node_rooms_import_rclpy() -> None:
+    # Everything but the node, its entry point and the container is plain Python, tested
+    # without ROS (docs/architecture.md); message packages are fine, rclpy is not.
+    allowed = {'node.py', 'startup.py', 'container.py'}
+    offenders = [f'{path.relative_to(REPO)}: {name}'
+                 for path in sorted(RUNTIME.rglob('*.py'))
+                 if str(path.relative_to(RUNTIME)) not in allowed
+                 for name in _imported_names(path)
+                 if name == 'rclpy' or name.startswith('rclpy.')]
+    assert not offenders, 'rclpy imported outside the node rooms:\n  ' + '\n  '.join(offenders)
