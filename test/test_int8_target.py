@@ -175,9 +175,9 @@ def test_calibrator_numpy_warnings_become_one_line(caplog: pytest.LogCaptureFixt
     from accel_ai_ros_tools.variants.calibration import CalibrationReader
     from accel_ai_ros_tools.variants.int8 import quantize_int8
     weight = np.random.default_rng(0).normal(size=(3, 3, 3, 3)).astype(np.float32)
+    slicing = (('s', 0), ('e', 0), ('a', 1))  # starts, ends, axes: channels 0 to 0
     inits = [numpy_helper.from_array(weight, 'w')] + [
-        numpy_helper.from_array(np.array([v], np.int64), n) for n, v in (('s', 0), ('e', 0),
-                                                                          ('a', 1))]
+        numpy_helper.from_array(np.array([v], np.int64), n) for n, v in slicing]
     nodes = [helper.make_node('Conv', ['input', 'w'], ['c'], pads=[1, 1, 1, 1]),
              helper.make_node('Slice', ['c', 's', 'e', 'a'], ['empty']),  # 0 channels
              helper.make_node('Concat', ['c', 'empty'], ['out'], axis=1)]
