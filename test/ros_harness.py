@@ -116,3 +116,26 @@ def image_msg(pixels: np.ndarray, encoding: str = 'rgb8', frame_id: str = 'camer
         int(pixels.shape[1] * (pixels.shape[2] if pixels.ndim == 3 else 1))
     msg.data = np.ascontiguousarray(pixels).tobytes()
     return msg
+
+
+class Collector:
+    """Collect the messages of one topic, thread-safely, through a helper node of ``ros``."""
+
+    def __init__(self, ros: RosHarness, msg_type: Any, topic: str, qos: Any = None) -> None:
+        self.items: List[Any] = []
+        self._lock = threading.Lock()
+        self._node = ros.node(f'collector_{next(_NAMESPACES)}')
+        self._topic = topic
+        self._node.create_subscription(msg_type, topic, self._on_msg, qos or reliable())
+
+    def matched(self) -> bool:
+        """Return True once a publisher of the topic is discovered."""
+        return self._node.count_publishers(self._topic) > 0
+
+    def _on_msg(self, msg: Any) -> None:
+        with self._lock:
+            self.items.append(msg)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.items)

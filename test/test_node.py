@@ -19,11 +19,9 @@ from pathlib import Path
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from typing import Any
 from typing import Dict
-from typing import List
 
 import cv2
 import numpy as np
@@ -31,6 +29,7 @@ import pytest
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from ros_harness import Collector
 from ros_harness import image_msg
 from ros_harness import reliable
 from ros_harness import RosHarness
@@ -47,7 +46,6 @@ from accel_ai_ros.node import InferenceNode  # noqa: E402
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
-_counter = [0]
 
 
 def make_node(ros: RosHarness, ns: str, overrides: Dict[str, Any]) -> InferenceNode:
@@ -62,29 +60,6 @@ def classifier_params(engines: Dict[str, str], **extra: Any) -> Dict[str, Any]:
                               'resize_mode': 'stretch', 'task': 'classification', 'top_k': 3}
     params.update(extra)
     return params
-
-
-class Collector:
-    """Collect messages from a topic, thread-safely."""
-
-    def __init__(self, ros: RosHarness, msg_type: Any, topic: str, qos: Any = None) -> None:
-        self.items: List[Any] = []
-        self._lock = threading.Lock()
-        self._node = ros.node(f'collector_{_counter[0]}_{len(ros.nodes)}')
-        self._topic = topic
-        self._node.create_subscription(msg_type, topic, self._on_msg, qos or reliable())
-
-    def matched(self) -> bool:
-        """Return True once a publisher of the topic is discovered."""
-        return self._node.count_publishers(self._topic) > 0
-
-    def _on_msg(self, msg: Any) -> None:
-        with self._lock:
-            self.items.append(msg)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self.items)
 
 
 def accounted(node: InferenceNode) -> int:

@@ -21,7 +21,6 @@ device, rclpy and vision_msgs; skips with the reason otherwise (CI has no GPU).
 """
 
 from pathlib import Path
-import threading
 import time
 from typing import Any
 from typing import Dict
@@ -32,6 +31,7 @@ import numpy as np
 import pytest
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from ros_harness import Collector
 from ros_harness import reliable
 from ros_harness import RosHarness
 from ros_harness import unique_ns
@@ -51,7 +51,6 @@ from accel_ai_ros_tools.image_source import fill_image  # noqa: E402
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 WIDTH, HEIGHT = 1920, 1080
-_counter = [0]
 
 
 @pytest.fixture(scope='module')
@@ -79,24 +78,6 @@ def make_node(ros: RosHarness, ns: str, overrides: Dict[str, Any]) -> InferenceN
     """Create an inference node in ``ns`` (it configures and activates itself)."""
     params = [Parameter(k, value=v) for k, v in overrides.items()]
     return ros.add(InferenceNode(namespace=ns, context=ros.context, parameter_overrides=params))
-
-
-class Collector:
-    """Collect messages from a topic, thread-safely."""
-
-    def __init__(self, ros: RosHarness, msg_type: Any, topic: str) -> None:
-        self.items: List[Any] = []
-        self._lock = threading.Lock()
-        node = ros.node(f'collector_{_counter[0]}_{len(ros.nodes)}')
-        node.create_subscription(msg_type, topic, self._on_msg, reliable())
-
-    def _on_msg(self, msg: Any) -> None:
-        with self._lock:
-            self.items.append(msg)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self.items)
 
 
 def frames(count: int = 4) -> List[Image]:
