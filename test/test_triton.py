@@ -301,38 +301,27 @@ def test_server_killed_and_restarted(client_library: None, tmp_path: Path,
 
 # -- the node end to end ----------------------------------------------------------------------
 
-@pytest.fixture
-def ros() -> Any:
-    """Yield a private rclpy context spun on a background thread."""
-    from ros_harness import RosHarness
-    harness = RosHarness()
-    yield harness
-    harness.close()
-
-
 def _boxes(msg: Any) -> np.ndarray:
     return np.array([[d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.size_x,
                       d.bbox.size_y, d.results[0].hypothesis.score] for d in msg.detections])
 
 
 def _config(name: str) -> Dict[str, Any]:
-    """Return the flattened parameters of config/<name>."""
-    from test_params import flatten
-    import yaml
-    path = Path(__file__).resolve().parents[1] / 'config' / name
-    return flatten(yaml.safe_load(path.read_text())['/**']['ros__parameters'])
+    """Return the parameters that config/<name> sets."""
+    from accel_ai_ros.params import read_params_file
+    return read_params_file(Path(__file__).resolve().parents[1] / 'config' / name)
 
 
 def test_node_results_match_the_local_backend(ros: Any, server: Any, face_model: Path) -> None:
     """The shipped Triton face config and the local one find the same faces in the same photos."""
     skimage_data = pytest.importorskip('skimage.data')
+    from ros_harness import Collector
     from ros_harness import image_msg
     from ros_harness import reliable
+    from ros_harness import unique_ns
     from ros_harness import wait_for
     from sensor_msgs.msg import Image
-    from test_node import Collector
     from test_node import make_node
-    from test_node import unique_ns
     from test_node import vision_msgs
     server.deploy(face_model, 'face_detector_fp32')
     remote = _config('face_detector_triton.yaml')
@@ -380,15 +369,15 @@ def test_node_swaps_models_and_refuses_one_that_is_not_ready(ros: Any, server: A
     """A precision is a model name on the server; a model that is not there is refused."""
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.parameter import Parameter
+    from ros_harness import Collector
     from ros_harness import image_msg
     from ros_harness import reliable
+    from ros_harness import unique_ns
     from ros_harness import wait_for
     from sensor_msgs.msg import Image
     from test_node import classifier_params
-    from test_node import Collector
     from test_node import make_node
     from test_node import rgb
-    from test_node import unique_ns
     from test_node import vision_msgs
     paths = {p: make_classifier(tmp_path / f'{p}.onnx', seed=i)
              for i, p in enumerate(('fp32', 'fp16'))}
@@ -425,15 +414,15 @@ def test_node_counts_failed_frames_while_the_server_is_down(ros: Any, client_lib
     import threading
 
     from diagnostic_msgs.msg import DiagnosticArray
+    from ros_harness import Collector
     from ros_harness import image_msg
     from ros_harness import reliable
+    from ros_harness import unique_ns
     from ros_harness import wait_for
     from sensor_msgs.msg import Image
     from test_node import classifier_params
-    from test_node import Collector
     from test_node import make_node
     from test_node import rgb
-    from test_node import unique_ns
     from test_node import vision_msgs
     import triton_server
     try:
@@ -533,11 +522,11 @@ def test_several_node_processes_share_one_server(ros: Any, server: Any, tmp_path
     import subprocess
     import sys
 
+    from ros_harness import Collector
     from ros_harness import image_msg
     from ros_harness import reliable
     from ros_harness import wait_for
     from sensor_msgs.msg import Image
-    from test_node import Collector
     from test_node import rgb
     from test_node import vision_msgs
     import tritonclient.grpc as grpcclient
