@@ -242,6 +242,9 @@ def test_batched_repository_model_runs_batches(server: Any, tmp_path: Path) -> N
         # Outputs with a dynamic batch fit the regions sized by the request's batch.
         np.testing.assert_allclose(runner.infer(feed)['logits'], local(path, feed)['logits'],
                                    rtol=1e-5, atol=1e-5)
+        assert runner.max_batch == 8
+        with pytest.raises(InferenceError, match='max_batch_size 8'):
+            runner.infer({'input': np.zeros((9, 3, 16, 16), np.float32)})
 
 
 def test_repository_configs_for_gpu_servers(tmp_path: Path) -> None:

@@ -126,7 +126,8 @@ class TritonRunner(Runner):
         # HTTP clients are bound to the thread that made them (gevent): one per thread.
         self._thread_clients = threading.local()
         self._http_clients: List[TritonClient] = []
-        self._max_batch = 0
+        #: The model's max_batch_size from its configuration (0: no batch dimension).
+        self.max_batch = 0
         self._shm: Any = None
         #: Why tensors go over the wire ('' when they use shared memory).
         self.wire_reason = ''
@@ -152,7 +153,7 @@ class TritonRunner(Runner):
             except ImportError as error:
                 raise BackendUnavailableError(
                     f'tritonclient cannot talk HTTP here ({error_text(error)}); pip install '
-                    f"'tritonclient[http]', or use gRPC: {str(self.ref.with_model('m'))}"
+                    "'tritonclient[http]', or use gRPC (triton://host:8001/model/version)"
                 ) from None
             self._module = http_module
         client = TritonClient(self._module, self.ref, self.timeout_s)
@@ -162,10 +163,16 @@ class TritonRunner(Runner):
             config = client.config(self.ref.model, self.ref.version)
             self._inputs = [self._info(t) for t in meta.get('inputs', [])]
             self._outputs = [self._info(t) for t in meta.get('outputs', [])]
-            self._max_batch = int(config.get('max_batch_size', 0) or 0)
+            self.max_batch = int(config.get('max_batch_size', 0) or 0)
             if not self._inputs or not self._outputs:
                 raise EngineError(f'{self.name}: the server lists no inputs or no outputs for '
                                   'this model; check its config.pbtxt')
+            configured = sorted(str(t.get('name')) for t in config.get('input', []))
+            if configured and configured != sorted(i.name for i in self._inputs):
+                raise EngineError(
+                    f"{self.name}: the server's metadata lists inputs "
+                    f'{sorted(i.name for i in self._inputs)} but its config {configured}; '
+                    'fix config.pbtxt and reload the model')
             self._client = client
             self._set_up_transport()
         except BaseException:
@@ -431,6 +438,11 @@ class TritonRunner(Runner):
             array = feed[info.name]
             if array.ndim:
                 batch = int(array.shape[0])
+            if self.max_batch and batch > self.max_batch:
+                raise InferenceError(
+                    f"{self.name}: a batch of {batch} is over the model's max_batch_size "
+                    f'{self.max_batch}; send at most {self.max_batch} frames at once '
+                    '(max_batch) or raise max_batch_size in config.pbtxt')
             item = module.InferInput(info.name, list(array.shape),
                                      NUMPY_TO_TRITON[array.dtype])
             if self._shm is not None and not self.wire_reason:
