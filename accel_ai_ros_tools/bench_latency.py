@@ -461,6 +461,7 @@ def run_node(width: int, height: int, frames: Sequence[np.ndarray], ros_args: Li
              args: argparse.Namespace) -> Tuple[SizeResult, Dict[str, Any]]:
     """Run the node against the publisher; return the result and the node's parameters."""
     import rclpy
+    import rclpy.logging
     from rclpy.executors import SingleThreadedExecutor
 
     from accel_ai_ros.node import InferenceNode
@@ -470,6 +471,9 @@ def run_node(width: int, height: int, frames: Sequence[np.ndarray], ros_args: Li
     namespace = f'/accel_ai_bench_{os.getpid()}'
     topic = f'{namespace}/image'
     context = rclpy.Context()
+    # '--log-level warn' sets the process-wide default level: put it back when done, so
+    # that a caller in the same process (a test, a notebook) keeps its own log level.
+    default_level = rclpy.logging.get_logger_level('')
     rclpy.init(args=ros_args, context=context)
     executor = SingleThreadedExecutor(context=context)
     node = InferenceNode(namespace=namespace, context=context)
@@ -530,6 +534,7 @@ def run_node(width: int, height: int, frames: Sequence[np.ndarray], ros_args: Li
         node.destroy_node()
         executor.shutdown()
         rclpy.try_shutdown(context=context)
+        rclpy.logging.set_logger_level('', default_level)
     return result, values
 
 

@@ -56,7 +56,12 @@ def test_latency_bench_runs_and_reports_every_field(
             '--json', str(out)]
     if same_process:
         argv.append('--same-process')
+    import rclpy.logging
+    level_before = rclpy.logging.get_logger_level('')
     assert bench.main(argv) == 0
+    # The benchmark quietens its node with '--log-level warn', a process-wide default: it
+    # must give this process its level back (it once silenced every later test's INFO lines).
+    assert rclpy.logging.get_logger_level('') == level_before
     text = capsys.readouterr().out
     for needle in ('320x240 bgr8', f'published {FRAMES}', 'bare inference, back to back',
                    'bare processing, 50 Hz', 'node receipt -> publish',
