@@ -461,8 +461,8 @@ def run_node(width: int, height: int, frames: Sequence[np.ndarray], ros_args: Li
              args: argparse.Namespace) -> Tuple[SizeResult, Dict[str, Any]]:
     """Run the node against the publisher; return the result and the node's parameters."""
     import rclpy
-    import rclpy.logging
     from rclpy.executors import SingleThreadedExecutor
+    import rclpy.logging
 
     from accel_ai_ros.node import InferenceNode
     from accel_ai_ros.stats import LatencyTracker
