@@ -57,6 +57,12 @@ from accel_ai_ros_tools.frame_sources import make_source
 from accel_ai_ros_tools.variants.onnx_fixes import with_min_ir_version
 
 PRECISIONS = ('fp32', 'fp16')
+#: A process that keeps the GPU busy with half-precision matrix products.
+GPU_BURNER = ('import torch\n'
+              'a = torch.randn(8192, 8192, device="cuda", dtype=torch.float16)\n'
+              'while True:\n'
+              '    [a @ a for _ in range(20)]\n'
+              '    torch.cuda.synchronize()\n')
 
 
 def costly_classifier(path: Path, size: int, channels: int = 64, layers: int = 3,
@@ -178,8 +184,8 @@ class RunResult:
             'heavy_phase_misses': heavy_late, 'heavy_phase_frames': len(in_heavy),
             'latency_p50_ms': lat['p50'], 'latency_p99_ms': lat['p99'],
             'heavy_latency_p50_ms': heavy_lat['p50'], 'heavy_latency_p99_ms': heavy_lat['p99'],
-            'agreement_with_fp32_pct': 100.0 * sum(self.agrees.values()) /
-            max(1, len(self.agrees)),
+            'agreement_with_fp32_pct': 100.0 * sum(self.agrees.values()) / len(self.agrees)
+            if self.agrees else None,
             'precision_timeline': [(round(t, 2), p) for t, p in self.timeline],
             'node_counters': self.counters, 'decisions': self.decisions,
         }
@@ -223,8 +229,9 @@ def run_once(args: argparse.Namespace, ros_args: List[str], adaptive: bool,
         with lock:
             if index in result.sent:
                 result.latency_ms[index] = (now - t0[0] - result.sent[index]) * 1e3
-                result.agrees[index] = bool(msg.results) and \
-                    msg.results[0].class_id == reference[index % len(reference)]
+                if reference:
+                    result.agrees[index] = bool(msg.results) and \
+                        msg.results[0].class_id == reference[index % len(reference)]
 
     def on_precision(msg: String) -> None:
         with lock:
@@ -266,7 +273,9 @@ def run_once(args: argparse.Namespace, ros_args: List[str], adaptive: bool,
             if now >= phases[2]:
                 break
             if phases[0] <= now < phases[1] and not burners:
-                burners = [subprocess.Popen([sys.executable, '-c', 'while True: pass'],
+                burners = [subprocess.Popen([sys.executable, '-c', GPU_BURNER])
+                           if args.gpu_burner else
+                           subprocess.Popen([sys.executable, '-c', 'while True: pass'],
                                             preexec_fn=pin_to(args.cpu))
                            for _ in range(args.burners)]
             if now >= phases[1] and burners:
@@ -294,6 +303,10 @@ def run_once(args: argparse.Namespace, ros_args: List[str], adaptive: bool,
     result.decisions = [line.split(']: ', 1)[-1] for line in log_path.read_text().splitlines()
                         if 'adaptive precision: ' in line]
     return result
+
+
+def _percent(value: Optional[float]) -> str:
+    return 'not measured' if value is None else f'{value:.1f}%'
 
 
 def _image(frame: np.ndarray) -> Any:
@@ -363,6 +376,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '10th percentile on the node CPU, + 2 ms: between FP32 idle and '
                              'FP32 under a load that doubles it)')
     parser.add_argument('--modes', default='off,on', help='adaptive_precision runs, in order')
+    parser.add_argument('--params-file', default='',
+                        help='run these engines (with fp32 and fp16 configured) instead of the '
+                             'stand-ins; the budget then comes from --budget-ms or from the '
+                             'first (off) run: 1.75 x its idle-phase p50 + 1 ms')
+    parser.add_argument('--model-dir', default='', help='model_dir for --params-file')
+    parser.add_argument('--gpu-burner', action='store_true',
+                        help='burn the GPU (PyTorch half-precision matrix products) instead of '
+                             'the node CPU')
     parser.add_argument('--min-dwell-s', type=float, default=5.0,
                         help='adaptive_min_dwell_s of the node')
     parser.add_argument('--breach-window-s', type=float, default=1.0,
@@ -384,33 +405,48 @@ def run(args: argparse.Namespace) -> int:
     configure_dds_environment()
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fp32 = costly_classifier(out / 'fp32.onnx', size=96)
-    fp16 = costly_classifier(out / 'fp16.onnx', size=64)
-    from accel_ai_ros.params import defaults
-    values = defaults()
-    values.update({'engines.fp32': str(fp32), 'engines.fp16': str(fp16),
-                   'resize_mode': 'stretch', 'intra_op_threads': 1, 'top_k': 1})
+    host = machine()
+    adaptive_args = ['-p', f'adaptive_min_dwell_s:={args.min_dwell_s}',
+                     '-p', f'adaptive_breach_window_s:={args.breach_window_s}',
+                     '-p', 'diagnostics_period_s:=0.5']
     source = iter(make_source('digits', '', 160, 120))
     frames = [next(source)[0] for _ in range(60)]
-    reference = top1_per_frame(values, 'fp32', frames)
-    fp16_agreement = float(np.mean([a == b for a, b in zip(
-        reference, top1_per_frame(values, 'fp16', frames))]))
-    idle = {p: idle_cost_ms(path, args.cpu, size, quantile=10.0)
-            for p, path, size in (('fp32', fp32, 96), ('fp16', fp16, 64))}
-    budget = args.budget_ms or round(1.75 * idle['fp32'] + 2.0, 1)
-    host = machine()
+    load = f'{args.burners} GPU burner(s)' if args.gpu_burner else \
+        f'{args.burners} burner(s) on CPU {args.cpu}'
     print(f'benchmark adaptive: {host["system"]}, {host["cpus"]} CPUs, load average '
-          f'{" ".join(str(v) for v in host["load_average"])}; node and {args.burners} '
-          f'burners on CPU {args.cpu}', flush=True)
-    print(f'idle inference on CPU {args.cpu} (p10 of 20): fp32 {idle["fp32"]:.2f} ms, fp16 '
-          f'{idle["fp16"]:.2f} ms; fp16 top-1 agreement with fp32 on the {len(frames)} bench '
-          f'frames {100 * fp16_agreement:.1f}% ({len(set(reference))} distinct fp32 top-1 '
-          f'classes); budget {budget:g} ms', flush=True)
-    ros_args = ['--ros-args', '-p', f'engines.fp32:={fp32}', '-p', f'engines.fp16:={fp16}',
-                '-p', 'resize_mode:=stretch', '-p', 'intra_op_threads:=1', '-p', 'top_k:=1',
-                '-p', f'adaptive_min_dwell_s:={args.min_dwell_s}',
-                '-p', f'adaptive_breach_window_s:={args.breach_window_s}',
-                '-p', 'diagnostics_period_s:=0.5']
+          f'{" ".join(str(v) for v in host["load_average"])}; node on CPU {args.cpu}, heavy '
+          f'phase: {load}', flush=True)
+    reference: List[str] = []
+    idle: Dict[str, float] = {}
+    fp16_agreement: Optional[float] = None
+    budget = args.budget_ms
+    if args.params_file:
+        if not budget and modes[0] != 'off':
+            raise AccelAiError('without --budget-ms the first run must be off (--modes off,on)')
+        ros_args = ['--ros-args', '--params-file', args.params_file, '-p', 'precision:=fp32']
+        ros_args += ['-p', f'model_dir:={args.model_dir}'] if args.model_dir else []
+        ros_args += adaptive_args
+    else:
+        fp32 = costly_classifier(out / 'fp32.onnx', size=96)
+        fp16 = costly_classifier(out / 'fp16.onnx', size=64)
+        from accel_ai_ros.params import defaults
+        values = defaults()
+        values.update({'engines.fp32': str(fp32), 'engines.fp16': str(fp16),
+                       'resize_mode': 'stretch', 'intra_op_threads': 1, 'top_k': 1})
+        reference = top1_per_frame(values, 'fp32', frames)
+        fp16_agreement = float(np.mean([a == b for a, b in zip(
+            reference, top1_per_frame(values, 'fp16', frames))]))
+        idle = {p: idle_cost_ms(path, args.cpu, size, quantile=10.0)
+                for p, path, size in (('fp32', fp32, 96), ('fp16', fp16, 64))}
+        budget = budget or round(1.75 * idle['fp32'] + 2.0, 1)
+        print(f'idle inference on CPU {args.cpu} (p10 of 20): fp32 {idle["fp32"]:.2f} ms, '
+              f'fp16 {idle["fp16"]:.2f} ms; fp16 top-1 agreement with fp32 on the '
+              f'{len(frames)} bench frames {100 * fp16_agreement:.1f}% '
+              f'({len(set(reference))} distinct fp32 top-1 classes); budget {budget:g} ms',
+              flush=True)
+        ros_args = ['--ros-args', '-p', f'engines.fp32:={fp32}', '-p', f'engines.fp16:={fp16}',
+                    '-p', 'resize_mode:=stretch', '-p', 'intra_op_threads:=1',
+                    '-p', 'top_k:=1'] + adaptive_args
     heavy = (args.idle_s, args.idle_s + args.heavy_s)
     results = []
     summaries = []
@@ -418,6 +454,11 @@ def run(args: argparse.Namespace) -> int:
         run_result = run_once(args, ros_args, mode == 'on', frames, reference, budget,
                               out / f'node_{mode}.log')
         results.append(run_result)
+        if not budget:
+            idle_ms = [ms for i, ms in run_result.latency_ms.items()
+                       if run_result.sent[i] < heavy[0]]
+            budget = round(1.75 * float(np.median(idle_ms)) + 1.0, 1) if idle_ms else 0.0
+            print(f'budget {budget:g} ms: 1.75 x the idle-phase p50 of this run + 1 ms')
         summary = run_result.summary(budget, heavy)
         summaries.append(summary)
         print(f'\nadaptive_precision {mode}: {summary["frames_sent"]} frames, '
@@ -427,7 +468,7 @@ def run(args: argparse.Namespace) -> int:
               f'{summary["latency_p50_ms"]:.1f} ms, p99 {summary["latency_p99_ms"]:.1f} ms '
               f'(heavy phase p50 {summary["heavy_latency_p50_ms"]:.1f}, p99 '
               f'{summary["heavy_latency_p99_ms"]:.1f}); agreement with fp32 '
-              f'{summary["agreement_with_fp32_pct"]:.1f}%', flush=True)
+              f'{_percent(summary["agreement_with_fp32_pct"])}', flush=True)
         print('  precision timeline: ' + ', '.join(
             f'{t:.1f} s {p}' for t, p in summary['precision_timeline']))
         for line in summary['decisions']:
@@ -440,6 +481,7 @@ def run(args: argparse.Namespace) -> int:
     report = {'machine': host, 'idle_inference_ms': idle, 'budget_ms': budget,
               'fp16_agreement_with_fp32': fp16_agreement,
               'distinct_fp32_classes': len(set(reference)), 'burners': args.burners,
+              'gpu_burner': args.gpu_burner, 'params_file': args.params_file,
               'phases_s': [args.idle_s, args.heavy_s, args.idle_s], 'rate_hz': args.rate,
               'runs': summaries}
     (out / 'results.json').write_text(json.dumps(report, indent=1))
