@@ -193,7 +193,7 @@ class RunResult:
 
 def run_once(args: argparse.Namespace, ros_args: List[str], adaptive: bool,
              frames: List[np.ndarray], reference: List[str], budget_ms: float,
-             log_path: Path) -> RunResult:
+             log_path: Path, task: str = 'classification') -> RunResult:
     """Start a node, stream the three phases, stop everything; return what was seen."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -204,7 +204,7 @@ def run_once(args: argparse.Namespace, ros_args: List[str], adaptive: bool,
     from std_msgs.msg import String
 
     from accel_ai_ros.messages import DiagnosticArray
-    from accel_ai_ros.tasks.classification import message_type
+    from accel_ai_ros.tasks.registry import task_named
     result = RunResult(adaptive)
     ns = f'/bench_adaptive_{os.getpid()}_{int(adaptive)}'
     lock = threading.Lock()
@@ -243,7 +243,10 @@ def run_once(args: argparse.Namespace, ros_args: List[str], adaptive: bool,
                 with lock:
                     result.counters = {kv.key: kv.value for kv in status.values}
 
-    helper_node.create_subscription(message_type(), f'{ns}/inference_node/results',
+    result_type = task_named(task).message_type()
+    if result_type is None:
+        raise AccelAiError(f'task {task!r} publishes no ~/results: the bench times results')
+    helper_node.create_subscription(result_type, f'{ns}/inference_node/results',
                                     on_result, reliable)
     helper_node.create_subscription(String, f'{ns}/inference_node/precision', on_precision,
                                     latched)
@@ -420,7 +423,10 @@ def run(args: argparse.Namespace) -> int:
     idle: Dict[str, float] = {}
     fp16_agreement: Optional[float] = None
     budget = args.budget_ms
+    task = 'classification'
     if args.params_file:
+        from accel_ai_ros.params import values_from_file
+        task = str(values_from_file(args.params_file)['task'])
         if not budget and modes[0] != 'off':
             raise AccelAiError('without --budget-ms the first run must be off (--modes off,on)')
         ros_args = ['--ros-args', '--params-file', args.params_file, '-p', 'precision:=fp32']
@@ -452,7 +458,7 @@ def run(args: argparse.Namespace) -> int:
     summaries = []
     for mode in modes:
         run_result = run_once(args, ros_args, mode == 'on', frames, reference, budget,
-                              out / f'node_{mode}.log')
+                              out / f'node_{mode}.log', task)
         results.append(run_result)
         if not budget:
             idle_ms = [ms for i, ms in run_result.latency_ms.items()
