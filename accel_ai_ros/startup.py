@@ -55,6 +55,27 @@ def _take_signals(handler: Any) -> None:
             return
 
 
+def note_signals() -> List[int]:
+    """Let SIGINT and SIGTERM only be noted from now on; return the list they are noted in.
+
+    rclpy.init chains its own handler to this one, and that handler shuts the context down,
+    which ends spin in order; no KeyboardInterrupt is raised at an arbitrary point (inside
+    a clean-up, say, when ``ros2 launch`` forwards a second Ctrl-C).
+    """
+    _take_signals(_note_signal)
+    return _signalled
+
+
+def ignore_late_signals() -> None:
+    """Ignore SIGINT and SIGTERM for the rest of an exiting process.
+
+    Python gives a signal with a handler of its own back to the default action while the
+    interpreter shuts down, so a second Ctrl-C arriving then (ros2 launch forwards one after
+    the terminal's) would end the process by the signal instead of with its exit code.
+    """
+    _take_signals(signal.SIG_IGN)
+
+
 def explain_rcl_error(text: str) -> str:
     """Return one line for an RCLError raised while rclpy reads the command line."""
     match = re.search(r"params file: '(?:--params-file )?([^']*)'\. Error: (.*)", text)
@@ -136,6 +157,7 @@ def run(args: Optional[List[str]] = None) -> int:
             node.destroy_node()
         if rclpy is not None and hasattr(rclpy, 'try_shutdown'):
             rclpy.try_shutdown()
+        ignore_late_signals()
 
 
 def main(args: Optional[List[str]] = None) -> None:

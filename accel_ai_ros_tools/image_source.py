@@ -20,7 +20,6 @@ the inference node's results with :meth:`ImageSource.label_for`.
 
 import array
 from collections import OrderedDict
-import signal
 import sys
 from typing import Any
 from typing import Iterator
@@ -37,6 +36,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -49,6 +49,8 @@ from sensor_msgs.msg import Image
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.errors import ParameterError
 from accel_ai_ros.intra_process import IntraProcessPublisher
+from accel_ai_ros.startup import ignore_late_signals
+from accel_ai_ros.startup import note_signals
 from accel_ai_ros_tools.frame_sources import Frame
 from accel_ai_ros_tools.frame_sources import make_source
 from accel_ai_ros_tools.frame_sources import SOURCE_KINDS
@@ -242,25 +244,39 @@ class ImageSource(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the ``image_source`` node until Ctrl-C, shutdown, or ``count`` frames are out."""
-    rclpy.init(args=args)
+    signalled = note_signals()  # a signal shuts the context down; it never raises mid-way
     node: Optional[ImageSource] = None
     try:
+        rclpy.init(args=args)
+        if signalled:
+            return 0
+        # Made while the context is valid: a signal later shuts the context down and ends
+        # the spin, instead of failing an executor made after it (rclpy then prints a
+        # traceback from the half-made executor's __del__).
+        executor = SingleThreadedExecutor()
         node = ImageSource()
+        executor.add_node(node)
         if node.count == 0:
-            rclpy.spin(node)
+            executor.spin()
         else:  # exit once count frames are out
             while rclpy.ok() and not node.done:
-                rclpy.spin_once(node, timeout_sec=0.5)
+                executor.spin_once(timeout_sec=0.5)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (AccelAiError, InvalidParameterValueException) as exc:
+        if signalled:
+            return 0
         print(f'image_source: error: {exc}', file=sys.stderr)
         return 1
+    except Exception:  # noqa: B902 - a signal during start-up invalidates the context
+        if signalled:
+            return 0
+        raise
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C (ros2 launch forwards one)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        ignore_late_signals()
     return 0
 
 

@@ -350,3 +350,33 @@ def test_v4l2_source_without_a_camera_names_the_device_and_the_fix() -> None:
     """A missing device is refused with its path and what to check."""
     with pytest.raises(AccelAiError, match=r"V4L2 device '/dev/accel_no_such_video'.*v4l2-ctl"):
         make_source('v4l2', '/dev/accel_no_such_video', 64, 48)
+
+
+@pytest.mark.parametrize('gap_s', [0.0005, 0.002, 0.01])
+def test_process_ends_cleanly_when_ctrl_c_comes_twice(gap_s: float) -> None:
+    """Two SIGINTs close together end the process with exit code 0 and no traceback.
+
+    The terminal's Ctrl-C and the one ros2 launch forwards arrive so; the process once raised
+    KeyboardInterrupt in its clean-up.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    code = 'import sys; from accel_ai_ros_tools.image_source import main; sys.exit(main())'
+    proc = subprocess.Popen(
+        [sys.executable, '-c', code, '--ros-args', '-p', 'wait_for_subscribers:=0',
+         '-p', 'rate_hz:=50.0', '-r', f'__ns:=/twice_{os.getpid()}'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    started = time.monotonic()
+    while time.monotonic() - started < 60.0:  # spinning once it has said where it publishes
+        line = proc.stdout.readline()
+        if not line or 'publishing' in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    time.sleep(gap_s)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert 'Traceback' not in out, out
