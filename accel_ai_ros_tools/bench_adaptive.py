@@ -51,6 +51,7 @@ from onnx import TensorProto
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.stats import summarize
+from accel_ai_ros.subprocesses import stop_process
 from accel_ai_ros_tools.bench_latency import machine
 from accel_ai_ros_tools.environment import configure_dds_environment
 from accel_ai_ros_tools.frame_sources import make_source
@@ -295,11 +296,7 @@ def run_once(args: argparse.Namespace, ros_args: List[str], adaptive: bool,
         time.sleep(3.0)
     finally:
         _stop(burners)
-        node.terminate()
-        try:
-            node.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            node.kill()
+        stop_process(node)
         executor.shutdown()
         helper_node.destroy_node()
         rclpy.try_shutdown(context=context)

@@ -47,6 +47,7 @@ from typing import Sequence
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.params import read_params_file
 from accel_ai_ros.stats import summarize
+from accel_ai_ros.subprocesses import stop_process
 from accel_ai_ros_tools.environment import configure_dds_environment
 from accel_ai_ros_tools.environment import find_config
 
@@ -150,15 +151,6 @@ def _child(args: List[str]) -> subprocess.Popen:
                              *args], stdin=subprocess.DEVNULL)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 # -- handoff ---------------------------------------------------------------------------
 HANDOFF_MODES = ('in_process', 'one_process_dds', 'two_processes')
 
@@ -232,7 +224,7 @@ def _one_round(ctx: _Context, mode: str, node: Any, frames: int, rate: float, wi
         try:
             _wait_received(node, before + frames, frames / rate)
         finally:
-            _stop(child)
+            stop_process(child)
     else:
         source_id, _ = ctx.container.load(_load_request(
             'accel_ai_ros::ImageSource', 'camera', ns,
@@ -333,7 +325,7 @@ def measure_cameras(mode: str, params: Dict[str, Any], cameras: int, seconds: fl
         }
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop_process(proc)
         ctx.close()
 
 

@@ -44,6 +44,7 @@ import numpy as np
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.stats import summarize
+from accel_ai_ros.subprocesses import stop_process
 from accel_ai_ros_tools.environment import configure_dds_environment
 from accel_ai_ros_tools.environment import find_config
 
@@ -303,12 +304,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bench is not None:
             bench.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.seek(0)
         lines = log.read().decode('utf-8', 'replace').splitlines()
         log.close()

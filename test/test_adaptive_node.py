@@ -43,6 +43,7 @@ from ros_harness import wait_for
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from accel_ai_ros.subprocesses import stop_process
 from accel_ai_ros_tools.bench_adaptive import idle_cost_ms
 from accel_ai_ros_tools.bench_adaptive import pin_to
 
@@ -177,11 +178,7 @@ def test_load_drives_the_node_to_the_faster_precision_and_back(tmp_path):
         for burner in burners:
             burner.kill()
             burner.wait()
-        node.terminate()
-        try:
-            node.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            node.kill()
+        stop_process(node)
         ros.close()
         log.close()
     text = (tmp_path / 'node.log').read_text()

@@ -46,6 +46,8 @@ from typing import List
 from typing import Optional
 from typing import Tuple
 
+from accel_ai_ros.subprocesses import stop_process
+
 #: NVML clock-event (throttle) reasons that slow the GPU down, by bit (nvml.h).
 NVML_SLOWDOWN_REASONS: Dict[int, str] = {
     0x4: 'sw power cap', 0x8: 'hw slowdown', 0x20: 'sw thermal slowdown',
@@ -253,11 +255,7 @@ class TegrastatsSource(Source):
 
     def close(self) -> None:
         """Stop the tegrastats process."""
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=2.0)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
+        stop_process(self._process, timeout_s=2.0)
 
 
 def open_sources(gpu_device: int = 0, period_s: float = 1.0,
