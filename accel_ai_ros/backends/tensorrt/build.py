@@ -44,6 +44,7 @@ from typing import Union
 
 from accel_ai_ros.backends.tensorrt.manifest import atomic_write
 from accel_ai_ros.backends.tensorrt.manifest import EngineManifest
+from accel_ai_ros.backends.tensorrt.manifest import load_onnx_structure
 from accel_ai_ros.backends.tensorrt.manifest import make_manifest
 from accel_ai_ros.backends.tensorrt.manifest import write_manifest
 from accel_ai_ros.backends.tensorrt.profile_shapes import check_profile_shapes
@@ -161,13 +162,7 @@ def _graphs(graph: Any) -> List[Any]:
 
 def inspect_onnx(path: PathLike) -> OnnxPrecision:
     """Read an ONNX file's weight types and quantization nodes (no weights loaded)."""
-    import onnx
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as error:  # noqa: B902 - onnx raises DecodeError, OSError, ...
-        raise EngineError(f'cannot read ONNX model {str(path)!r} '
-                          f'({" ".join(str(error).split()) or type(error).__name__}); '
-                          f're-export the model or check the path') from None
+    model = load_onnx_structure(path)
     elements = {_ONNX_FLOAT: 0, _ONNX_FLOAT16: 0, _ONNX_BFLOAT16: 0}
     qdq = nonstandard = 0
     qoperators = set()

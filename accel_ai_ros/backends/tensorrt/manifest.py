@@ -145,6 +145,17 @@ def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:
                           f'check the path and its permissions') from None
 
 
+def load_onnx_structure(path: PathLike) -> Any:
+    """Load an ONNX model's graph without its external weights; EngineError naming the file."""
+    import onnx
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # noqa: B902 - onnx raises DecodeError, OSError, ...
+        raise EngineError(f'cannot read ONNX model {str(path)!r} '
+                          f'({" ".join(str(error).split()) or type(error).__name__}); '
+                          f're-export the model or check the path') from None
+
+
 def external_data_files(onnx_path: PathLike) -> List[Path]:
     """Return the external-data files (weights beside the model) that an ONNX file names.
 
@@ -153,12 +164,7 @@ def external_data_files(onnx_path: PathLike) -> List[Path]:
     """
     import onnx
     path = Path(onnx_path)
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as error:  # noqa: B902 - onnx raises DecodeError, OSError, ...
-        raise EngineError(f'cannot read ONNX model {str(path)!r} '
-                          f'({" ".join(str(error).split()) or type(error).__name__}); '
-                          f're-export the model or check the path') from None
+    model = load_onnx_structure(path)
     locations = set()
     graphs = [model.graph]
     while graphs:
