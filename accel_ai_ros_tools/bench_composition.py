@@ -78,6 +78,17 @@ def _load_request(plugin: str, name: str, namespace: str, params: Dict[str, Any]
     return request
 
 
+def spin_until_shutdown(executor: Any, context: Any) -> None:
+    """Spin ``executor`` until ``context`` shuts down (for a background thread)."""
+    while context.ok():
+        try:
+            executor.spin_once(timeout_sec=0.05)
+        except Exception:  # noqa: B902 - shutdown races end the loop
+            if not context.ok():
+                return
+            raise
+
+
 class _Context:
     """An rclpy context, a container node and a multi-threaded executor on a thread."""
 
@@ -97,13 +108,7 @@ class _Context:
         self._thread.start()
 
     def _spin(self) -> None:
-        while self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: B902 - shutdown races end the loop
-                if not self.context.ok():
-                    return
-                raise
+        spin_until_shutdown(self.executor, self.context)
 
     def load(self, plugin: str, name: str, namespace: str, params: Dict[str, Any],
              intra: bool = False) -> Any:

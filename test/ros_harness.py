@@ -31,6 +31,8 @@ from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image
 
+from accel_ai_ros_tools.bench_composition import spin_until_shutdown
+
 
 class RosHarness:
     """Own an rclpy context with its executor thread; add nodes, wait for conditions."""
@@ -45,13 +47,7 @@ class RosHarness:
         self._thread.start()
 
     def _spin(self) -> None:
-        while self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: B902 - shutdown races end the loop
-                if not self.context.ok():
-                    return
-                raise
+        spin_until_shutdown(self.executor, self.context)
 
     def add(self, node: Node) -> Any:
         """Add a node to the executor and return it."""
