@@ -311,9 +311,9 @@ def _percent(value: Optional[float]) -> str:
 
 def _image(frame: np.ndarray) -> Any:
     from sensor_msgs.msg import Image
-    height, width = frame.shape[:2]
-    return Image(height=height, width=width, encoding='bgr8', step=width * 3,
-                 data=frame.tobytes())
+
+    from accel_ai_ros_tools.image_source import fill_image
+    return fill_image(Image(), frame, 'bgr8')
 
 
 def _stop(processes: List[subprocess.Popen]) -> None:
