@@ -46,6 +46,7 @@ import numpy as np
 
 from accel_ai_ros.errors import AccelAiError
 from accel_ai_ros.stats import summarize
+from accel_ai_ros.subprocesses import stop_process
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -315,12 +316,7 @@ def measure_nodes(args: argparse.Namespace, count: int, engine: str) -> List[Dic
             taken = {ns: list(values) for ns, values in latencies.items()}
     finally:
         for proc in procs:
-            proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc, timeout_s=30.0, sig=signal.SIGINT)
         executor.shutdown()
         del subs
         node.destroy_node()
