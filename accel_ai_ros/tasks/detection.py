@@ -330,7 +330,9 @@ def to_msg(result: InferenceResult, header: Any) -> Any:
     and one hypothesis whose class_id is the label, or the class index when there is none.
     """
     vision_msgs = message_module('vision_msgs')
-    msg = vision_msgs.Detection2DArray(header=copy_header(header))
+    # One copy of the input header per frame, shared by the array and its detections.
+    header = copy_header(header)
+    msg = vision_msgs.Detection2DArray(header=header)
     for det in result.detections:
         x1, y1, x2, y2 = float(det.x1), float(det.y1), float(det.x2), float(det.y2)
         bbox = vision_msgs.BoundingBox2D(size_x=x2 - x1, size_y=y2 - y1)
@@ -340,7 +342,7 @@ def to_msg(result: InferenceResult, header: Any) -> Any:
         hypothesis.hypothesis.class_id = det.label or str(int(det.class_id))
         hypothesis.hypothesis.score = float(det.score)
         msg.detections.append(vision_msgs.Detection2D(
-            header=copy_header(header), results=[hypothesis], bbox=bbox))
+            header=header, results=[hypothesis], bbox=bbox))
     return msg
 
 
