@@ -391,8 +391,9 @@ def decode_message(msg: Any,
     Return ``(header, image)`` of whatever the node's subscription delivered.
 
     That is the serialized bytes of a sensor_msgs/Image (the node subscribes with
-    ``raw=True``; parsed into views by :func:`~accel_ai_ros.cdr_image.parse_cdr_image`), a
-    sensor_msgs/Image, or a sensor_msgs/CompressedImage (told apart by its ``format`` field).
+    ``raw=True``; parsed into views by :func:`~accel_ai_ros.cdr_image.parse_cdr_image`), such
+    an already parsed :class:`~accel_ai_ros.cdr_image.CdrImage`, a sensor_msgs/Image, or a
+    sensor_msgs/CompressedImage (told apart by its ``format`` field).
 
     :raises ImageDecodeError: the message cannot be decoded (see the functions above).
     """

@@ -179,5 +179,5 @@ def subscribe_images(bus: IntraProcessBus, node: Any, topic: str,
             return
         if not bus.already_delivered(topic, (image.stamp_sec, image.stamp_nanosec,
                                              image.frame_id)):
-            submit(raw)
+            submit(image)  # parsed once: the worker decodes these views, not the bytes again
     return from_dds, bus.subscribe(node, topic, submit)

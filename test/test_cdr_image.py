@@ -37,6 +37,7 @@ from accel_ai_ros.cdr_image import parse_cdr_image
 from accel_ai_ros.errors import ImageDecodeError
 from accel_ai_ros.image_codec import decode_image
 from accel_ai_ros.image_codec import decode_image_msg
+from accel_ai_ros.image_codec import decode_message
 from accel_ai_ros.image_codec import SUPPORTED_ENCODINGS
 
 RNG = np.random.default_rng(20260)
@@ -188,6 +189,17 @@ def test_decoded_pixels_view_the_received_bytes() -> None:
     image = decode_image_msg(parse_cdr_image(buffer))
     assert np.shares_memory(image.pixels, np.frombuffer(buffer, np.uint8))
     assert not image.pixels.flags.writeable  # bytes are immutable: a view stays read-only
+
+
+def test_decode_message_takes_bytes_or_an_already_parsed_image() -> None:
+    # The intra-process filter parses the DDS bytes once and hands the parsed image on.
+    msg = make_msg(frame_id='cam', encoding='bgr8', height=4, width=5, pad=2)
+    buffer = serialize_message(msg)
+    header, image = decode_message(parse_cdr_image(buffer))
+    same_header, same = decode_message(buffer)
+    assert header == same_header == msg.header
+    assert image.order == same.order
+    np.testing.assert_array_equal(image.pixels, same.pixels)
 
 
 def test_header_is_a_real_std_msgs_header() -> None:
