@@ -132,6 +132,8 @@ class TritonRunner(Runner):
         #: Why tensors go over the wire ('' when they use shared memory).
         self.wire_reason = ''
         self._regions: Dict[Tuple[str, str], _Region] = {}
+        #: Requested-output objects by batch, built once and reused until a region changes.
+        self._requested_outputs: Dict[int, List[Any]] = {}
         self._lock = threading.Lock()
         self._down_reason = ''
         self._retry_at = 0.0
@@ -283,6 +285,7 @@ class TritonRunner(Runner):
             self._shm.destroy_shared_memory_region(region.handle)
             raise
         self._regions[(kind, tensor)] = region
+        self._requested_outputs = {}
         return region
 
     def _drop_region(self, region: _Region) -> None:
@@ -297,6 +300,7 @@ class TritonRunner(Runner):
     def _drop_regions(self) -> None:
         """Unregister and free every region."""
         regions, self._regions = list(self._regions.values()), {}
+        self._requested_outputs = {}
         for region in regions:
             self._drop_region(region)
 
@@ -339,6 +343,7 @@ class TritonRunner(Runner):
             self._shm = None
             self._inputs = []
             self._outputs = []
+            self._requested_outputs = {}
 
     # -- health and reconnection -------------------------------------------------------
     def health(self) -> Dict[str, str]:
@@ -452,14 +457,17 @@ class TritonRunner(Runner):
             else:
                 item.set_data_from_numpy(np.ascontiguousarray(array))
             inputs.append(item)
-        outputs = []
-        for info in self._outputs:
-            item = module.InferRequestedOutput(info.name)
-            if self._shm is not None and not self.wire_reason:
-                size = self._static_bytes(info, batch)
-                region = self._region('output', info.name, size)
-                item.set_shared_memory(region.name, region.byte_size)
-            outputs.append(item)
+        outputs = self._requested_outputs.get(batch)
+        if outputs is None:
+            outputs = []
+            for info in self._outputs:
+                item = module.InferRequestedOutput(info.name)
+                if self._shm is not None and not self.wire_reason:
+                    size = self._static_bytes(info, batch)
+                    region = self._region('output', info.name, size)
+                    item.set_shared_memory(region.name, region.byte_size)
+                outputs.append(item)
+            self._requested_outputs[batch] = outputs
         result = client.infer(self.ref.model, self.ref.version, inputs, outputs)
         arrays: Dict[str, np.ndarray] = {}
         for info in self._outputs:
