@@ -144,8 +144,7 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     _p('qos_depth', 5, 'History depth of the sensor-data QoS subscription. The callback moves '
        'every frame into a latest-wins slot at once, so a deeper history never makes a '
        'backlog; it keeps DDS from overwriting frames that the node would never see or count '
-       '(measured: with depth 1, 3 of 11 runs at 10 Hz lost 8 to 17 of 30 640x480 frames '
-       'between processes).', read_only=True,
+       '(docs/architecture.md has the measurement).', read_only=True,
        min_value=1, max_value=100),
     _p('max_frame_age_ms', 0.0, 'Drop (and count) a frame that waited longer than this '
        'before inference starts (0: no limit).', min_value=0.0, max_value=60000.0),
